@@ -1,0 +1,1 @@
+"""Word-swap perturbations of captions found with a masked language model."""

@@ -1,0 +1,91 @@
+"""Long evaluations that survive being killed, and batches that survive running out of GPU memory.
+
+`RunLog` keeps an output folder's `examples.jsonl` (one record per finished example) and `config.json`
+(the arguments that produced it). Records are appended a batch at a time, so a run started again
+with the same folder and arguments skips what is done; different arguments are refused rather
+than mixed into the same file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Callable, Mapping, Sequence, TypeVar
+
+import torch
+
+from scoring.errors import InputError
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class RunLog:
+    def __init__(self, out_dir: str | Path, config: Mapping):
+        self.out_dir = Path(out_dir)
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.config = json.loads(json.dumps(dict(config)))  # normalized as it will be read back
+        config_file = self.out_dir / "config.json"
+        if config_file.exists():
+            previous = json.loads(config_file.read_text())
+            if previous != self.config:
+                changed = sorted(k for k in set(previous) | set(self.config) if previous.get(k) != self.config.get(k))
+                raise InputError(f"{self.out_dir} holds a run with other arguments ({', '.join(changed)} differ): "
+                                 f"pass another --out, or delete that folder to start over")
+        else:
+            config_file.write_text(json.dumps(self.config, indent=2) + "\n")
+        self.examples_file = self.out_dir / "examples.jsonl"
+        self.records: dict[int, dict] = {}
+        if self.examples_file.exists():
+            self._read_existing()
+
+    def _read_existing(self) -> None:
+        raw = self.examples_file.read_bytes()
+        complete = raw[: raw.rfind(b"\n") + 1]  # a run killed mid-write leaves a partial last line
+        for line in complete.decode("utf-8").splitlines():
+            if line.strip():
+                record = json.loads(line)
+                self.records[record["id"]] = record
+        if len(complete) != len(raw):
+            with open(self.examples_file, "r+b") as f:
+                f.truncate(len(complete))
+
+    def is_done(self, ids: Sequence[int]) -> bool:
+        return all(i in self.records for i in ids)
+
+    def append(self, records: Sequence[dict]) -> None:
+        """Append finished examples in one write and flush it to disk before returning."""
+        with open(self.examples_file, "a", encoding="utf-8") as f:
+            f.write("".join(json.dumps(r) + "\n" for r in records))
+            f.flush()
+            os.fsync(f.fileno())
+        for r in records:
+            self.records[r["id"]] = r
+
+    def finish(self, ids: Sequence[int]) -> list[dict]:
+        """The records of `ids` in that order; rewrites examples.jsonl in that order without duplicates."""
+        missing = [i for i in ids if i not in self.records]
+        if missing:
+            raise RuntimeError(f"examples {missing[:5]} were never scored")
+        ordered = [self.records[i] for i in ids]
+        tmp = self.examples_file.with_suffix(".jsonl.tmp")
+        tmp.write_text("".join(json.dumps(r) + "\n" for r in ordered), encoding="utf-8")
+        tmp.replace(self.examples_file)
+        return ordered
+
+
+def split_on_oom(fn: Callable[[Sequence[T]], list[R]], items: Sequence[T]) -> list[R]:
+    """Run fn on items; on CUDA out-of-memory, free the cache, halve the batch and retry each half.
+
+    fn must map a list of items to a list of per-item results, so halves can be concatenated.
+    """
+    try:
+        return fn(items)
+    except torch.OutOfMemoryError:
+        if len(items) <= 1:
+            raise
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    half = len(items) // 2
+    return split_on_oom(fn, items[:half]) + split_on_oom(fn, items[half:])

@@ -1,0 +1,247 @@
+"""Winoground loading: the local folder, each hub layout (local files standing in for the hub), and errors."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import zipfile
+from pathlib import Path
+
+import datasets
+import pytest
+from PIL import Image
+
+from conftest import CAPTION_PAIRS, draw_image, write_winoground_folder
+from scoring.data import COLUMNS, HuggingFaceHub, load_winoground
+from scoring.errors import InputError
+
+REPO = "facebook/winoground"
+
+
+class LocalHub:
+    """Stands in for the hub: per revision, a mapping from repo file name to a local file."""
+
+    def __init__(self, files: dict[str | None, dict[str, Path]]):
+        self.files = files
+        self.downloads: list[tuple[str, str | None]] = []
+
+    def list_files(self, repo_id, revision):
+        assert repo_id == REPO
+        return sorted(self.files.get(revision, {}))
+
+    def download(self, repo_id, filename, revision):
+        self.downloads.append((filename, revision))
+        return str(self.files[revision][filename])
+
+
+def _png_bytes(image: Image.Image, fmt: str = "PNG") -> bytes:
+    buf = io.BytesIO()
+    image.save(buf, format=fmt)
+    return buf.getvalue()
+
+
+def _expected_rows(folder: Path) -> list[dict]:
+    return [json.loads(line) for line in (folder / "examples.jsonl").read_text().splitlines()]
+
+
+def _assert_matches_folder(ds: datasets.Dataset, folder: Path) -> None:
+    expected = _expected_rows(folder)
+    assert len(ds) == len(expected)
+    assert set(COLUMNS) <= set(ds.column_names)
+    for row, exp in zip(ds, expected):
+        for key in ("id", "caption_0", "caption_1", "tag", "secondary_tag", "num_main_preds", "collapsed_tag"):
+            assert row[key] == exp[key]
+        for key in ("image_0", "image_1"):
+            original = Image.open(folder / "images" / f"{exp[key]}.png")
+            assert row[key].mode == "RGB"
+            assert row[key].size == original.size
+            assert list(row[key].getdata()) == list(original.convert("RGB").getdata())
+
+
+@pytest.fixture
+def parquet_file(winoground_dir, tmp_path) -> Path:
+    """The folder's examples as a parquet file of the kind the hub serves (images as PNG bytes)."""
+    rows = _expected_rows(winoground_dir)
+    table = {c: [] for c in COLUMNS}
+    for r in rows:
+        for c in COLUMNS:
+            value = r[c]
+            if c.startswith("image_"):
+                value = {"bytes": (winoground_dir / "images" / f"{value}.png").read_bytes(), "path": None}
+            table[c].append(value)
+    features = datasets.Features({c: datasets.Image() if c.startswith("image_") else
+                                  datasets.Value("int64" if c in ("id", "num_main_preds") else "string") for c in COLUMNS})
+    path = tmp_path / "test-00000-of-00001.parquet"
+    datasets.Dataset.from_dict(table, features=features).to_parquet(path)
+    return path
+
+
+@pytest.fixture
+def images_zip(winoground_dir, tmp_path) -> Path:
+    path = tmp_path / "images.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        for png in sorted((winoground_dir / "images").iterdir()):
+            zf.write(png, f"images/{png.name}")
+    return path
+
+
+def test_local_folder(winoground_dir):
+    _assert_matches_folder(load_winoground(str(winoground_dir)), winoground_dir)
+
+
+def test_limit_takes_first_examples(winoground_dir):
+    ds = load_winoground(str(winoground_dir), limit=3)
+    assert ds["id"] == [0, 1, 2]
+
+
+def test_image_modes_are_converted(winoground_dir):
+    modes = {Image.open(p).mode for p in (winoground_dir / "images").iterdir()}
+    assert {"L", "P", "RGBA", "RGB"} <= modes  # the fixture really mixes modes
+    ds = load_winoground(str(winoground_dir))
+    assert {row[k].mode for row in ds for k in ("image_0", "image_1")} == {"RGB"}
+
+
+def test_hub_parquet_layout(winoground_dir, parquet_file, images_zip):
+    # Parquet files win over the jsonl + zip pair and the loading script.
+    hub = LocalHub({None: {"data/test-00000-of-00001.parquet": parquet_file, "winoground.py": parquet_file,
+                           "data/examples.jsonl": winoground_dir / "examples.jsonl", "data/images.zip": images_zip}})
+    ds = load_winoground(REPO, hub=hub)
+    assert hub.downloads == [("data/test-00000-of-00001.parquet", None)]
+    _assert_matches_folder(ds, winoground_dir)
+
+
+def test_hub_jsonl_zip_layout(winoground_dir, images_zip):
+    hub = LocalHub({None: {"winoground.py": images_zip, "data/examples.jsonl": winoground_dir / "examples.jsonl",
+                           "data/images.zip": images_zip}})
+    ds = load_winoground(REPO, hub=hub)
+    assert ("winoground.py", None) not in hub.downloads  # the script is never fetched, let alone run
+    _assert_matches_folder(ds, winoground_dir)
+
+
+def test_hub_parquet_conversion_layout(winoground_dir, parquet_file):
+    hub = LocalHub({None: {"winoground.py": parquet_file, "README.md": parquet_file},
+                    "refs/convert/parquet": {"default/test/0000.parquet": parquet_file}})
+    ds = load_winoground(REPO, limit=4, hub=hub)
+    assert hub.downloads == [("default/test/0000.parquet", "refs/convert/parquet")]
+    assert ds["id"] == [0, 1, 2, 3]
+
+
+def test_hub_without_known_files(parquet_file):
+    hub = LocalHub({None: {"winoground.py": parquet_file}})
+    with pytest.raises(InputError, match="no Winoground files"):
+        load_winoground(REPO, hub=hub)
+
+
+def test_cmyk_image_in_parquet_is_converted(tmp_path, winoground_dir):
+    cmyk = draw_image(1, 0).convert("CMYK")
+    table = {c: [] for c in COLUMNS}
+    for c, v in zip(COLUMNS, [0, None, None, *CAPTION_PAIRS[0], "Object", "", 1, "Object"]):
+        table[c].append({"bytes": _png_bytes(cmyk, "JPEG"), "path": None} if c.startswith("image_") else v)
+    path = tmp_path / "test.parquet"
+    datasets.Dataset.from_dict(table, features=datasets.Features(
+        {c: datasets.Image() if c.startswith("image_") else datasets.Value("int64" if c in ("id", "num_main_preds")
+                                                                            else "string") for c in COLUMNS})).to_parquet(path)
+    ds = load_winoground(REPO, hub=LocalHub({None: {"data/test-00000.parquet": path}}))
+    assert ds[0]["image_0"].mode == "RGB"
+    assert ds[0]["image_0"].getpixel((0, 0)) == cmyk.convert("RGB").getpixel((0, 0))
+
+
+def _hub_cache(cache: Path, files: dict[str, Path]) -> None:
+    """Lay files out as huggingface_hub's cache does after a download of the repo's main revision."""
+    repo = cache / "datasets--facebook--winoground"
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(commit)
+    for name, src in files.items():
+        dst = repo / "snapshots" / commit / name
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(src, dst)
+
+
+def test_offline_uses_cache(tmp_path, winoground_dir, parquet_file):
+    _hub_cache(tmp_path / "cache", {"data/test-00000-of-00001.parquet": parquet_file})
+    ds = load_winoground(REPO, hub=HuggingFaceHub(cache_dir=str(tmp_path / "cache")))
+    _assert_matches_folder(ds, winoground_dir)
+
+
+def test_offline_without_cache_is_one_clear_line(tmp_path):
+    with pytest.raises(InputError, match="cannot reach the Hugging Face hub") as e:
+        load_winoground(REPO, hub=HuggingFaceHub(cache_dir=str(tmp_path / "empty")))
+    assert "\n" not in str(e.value)
+
+
+def test_gated_dataset_says_how_to_get_access(monkeypatch):
+    import huggingface_hub
+    from huggingface_hub import errors
+    from huggingface_hub.utils import httpx
+
+    def gated(*args, **kwargs):
+        request = httpx.Request("GET", "https://huggingface.co/api/datasets/facebook/winoground/tree/main")
+        raise errors.GatedRepoError("Access to dataset facebook/winoground is restricted.",
+                                    response=httpx.Response(403, request=request))
+
+    monkeypatch.setattr(huggingface_hub.HfApi, "list_repo_files", gated)
+    with pytest.raises(InputError, match="gated: accept its terms .*hf auth login") as e:
+        load_winoground(REPO, hub=HuggingFaceHub())
+    assert "\n" not in str(e.value)
+
+
+def test_folder_without_examples_jsonl(tmp_path):
+    (tmp_path / "images").mkdir()
+    with pytest.raises(InputError, match="examples.jsonl not found"):
+        load_winoground(str(tmp_path))
+
+
+def test_path_that_is_a_file(tmp_path):
+    (tmp_path / "x.txt").write_text("hi")
+    with pytest.raises(InputError, match="is not a folder"):
+        load_winoground(str(tmp_path / "x.txt"))
+
+
+def test_malformed_json_line_names_the_line(tmp_path):
+    folder = write_winoground_folder(tmp_path / "w", n=3)
+    lines = (folder / "examples.jsonl").read_text().splitlines()
+    lines[1] = lines[1][:-5]
+    (folder / "examples.jsonl").write_text("\n".join(lines) + "\n")
+    with pytest.raises(InputError, match="line 2 is not valid JSON"):
+        load_winoground(str(folder))
+
+
+def test_missing_image_names_the_file(tmp_path):
+    folder = write_winoground_folder(tmp_path / "w", n=3)
+    (folder / "images" / "ex_2_1.png").unlink()
+    with pytest.raises(InputError, match="ex_2_1.png is missing"):
+        load_winoground(str(folder))
+
+
+def test_unreadable_image_names_the_file(tmp_path):
+    folder = write_winoground_folder(tmp_path / "w", n=3)
+    (folder / "images" / "ex_1_0.png").write_bytes(b"not a png at all")
+    with pytest.raises(InputError, match="ex_1_0.png cannot be read"):
+        load_winoground(str(folder))
+
+
+def test_truncated_image_names_the_file(tmp_path):
+    folder = write_winoground_folder(tmp_path / "w", n=2)
+    data = (folder / "images" / "ex_0_1.png").read_bytes()
+    (folder / "images" / "ex_0_1.png").write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputError, match="ex_0_1.png cannot be read"):
+        load_winoground(str(folder))
+
+
+def test_missing_column_is_named(tmp_path):
+    folder = write_winoground_folder(tmp_path / "w", n=2)
+    rows = _expected_rows(folder)
+    del rows[1]["tag"]
+    (folder / "examples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with pytest.raises(InputError, match="line 2 lacks the Winoground column\\(s\\) tag"):
+        load_winoground(str(folder))
+
+
+def test_parquet_missing_column_is_named(tmp_path, parquet_file):
+    ds = datasets.Dataset.from_parquet(str(parquet_file)).remove_columns(["secondary_tag"])
+    path = tmp_path / "test-bad.parquet"
+    ds.to_parquet(path)
+    with pytest.raises(InputError, match="secondary_tag"):
+        load_winoground(REPO, hub=LocalHub({None: {"data/test-bad.parquet": path}}))
