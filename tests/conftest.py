@@ -129,13 +129,13 @@ def build_roberta(folder: Path, seed: int = 3, hidden: int = 32) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     corpus = [c for pair in CAPTION_PAIRS for c in pair] * 4
     bpe = ByteLevelBPETokenizer()
-    bpe.train_from_iterator(corpus, vocab_size=300, min_frequency=1,
+    bpe.train_from_iterator(corpus, vocab_size=400, min_frequency=1,
                             special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"])
     bpe.save_model(str(folder))
     tokenizer = RobertaTokenizerFast(vocab=str(folder / "vocab.json"), merges=str(folder / "merges.txt"))
     torch.manual_seed(seed)
     config = RobertaConfig(vocab_size=len(tokenizer), hidden_size=hidden, num_hidden_layers=2, num_attention_heads=4,
-                           intermediate_size=2 * hidden, max_position_embeddings=80, pad_token_id=1,
+                           intermediate_size=2 * hidden, max_position_embeddings=130, pad_token_id=1,
                            bos_token_id=0, eos_token_id=2, type_vocab_size=1)
     model = RobertaForMaskedLM(config).eval()
     model.save_pretrained(folder)

@@ -1,0 +1,300 @@
+"""Word-swap perturbations T' of a caption T, found with a masked language model (DistilRoBERTa).
+
+Two methods:
+
+`published` reproduces the search behind the published numbers (SPEC 4). Candidates are ordered pairs
+(i1, i2) of non-special token positions holding different ids (so each unordered swap appears twice);
+above `max_pairs` a seeded sample of them is kept, in their original order. For each pair, with t1 and
+t2 the tokens at i1 and i2, four raw MLM logits (not log-probabilities) are read:
+    a = logit(t1 at i1 | i1 masked, i2 = t2)    b = logit(t2 at i1 | i1 masked, i2 = t1)
+    c = logit(t2 at i2 | i2 masked, i1 = t1)    d = logit(t1 at i2 | i2 masked, i1 = t2)
+and a softmax over (a + c, b + d) gives p_orig and p_swap. The pair with the largest p_swap - p_orig
+wins (first on ties), even when p_swap < p_orig, and the swapped ids are decoded without special
+tokens. Token-level swaps can glue or split words ("grass" moved to the front loses its space).
+
+`improved` swaps whole words and picks the swap whose sentence the MLM finds most plausible. Words are
+the caption's whitespace-separated words; punctuation at a word's edges and the capital letter of the
+first word stay in their place, so T' reads as a sentence. Candidates are the unordered pairs of word
+positions holding different words (each swap once; a seeded sample above `max_pairs`). Each candidate
+sentence is scored by its pseudo-log-likelihood, PLL(S) = sum over tokens k of log P(s_k | S with k
+masked), a normalized (log-softmax) score, and the highest PLL wins (first pair on ties). Why PLL
+rather than the published criterion on log-probabilities: the published score looks only at the two
+swapped positions, each conditioned on the other, so it rewards swaps that fit locally even when the
+sentence as a whole becomes odd, and raw logits are not comparable across positions; the PLL scores
+the whole candidate sentence with properly normalized probabilities (Salazar et al., 2020), and since
+all candidates hold the same words, it compares orderings of the same content.
+
+Every candidate of a caption (and of many captions) is scored in a few large batched forward passes.
+The model's LM head runs only at the masked position of each sequence. `SwapCache` stores results in
+a readable JSON file keyed by caption, model, dtype, method, seed and max_pairs.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from itertools import combinations
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from scoring.errors import InputError
+
+PUBLISHED = "published"
+IMPROVED = "improved"
+METHODS = (PUBLISHED, IMPROVED)
+
+
+@dataclass(frozen=True)
+class Swap:
+    """T' for one caption; `text` is None (and `reason` says why) when the caption has nothing to swap."""
+    text: str | None
+    reason: str | None = None
+
+
+def load_mlm(name_or_path: str, device="cpu", dtype=torch.float32):
+    """A masked LM (e.g. distilroberta-base) and its tokenizer, in eval mode, no gradients."""
+    from transformers import AutoModelForMaskedLM, AutoTokenizer
+
+    try:
+        model = AutoModelForMaskedLM.from_pretrained(name_or_path, dtype=dtype)
+        tokenizer = AutoTokenizer.from_pretrained(name_or_path)
+    except OSError as e:
+        raise InputError(f"cannot load a masked LM from '{name_or_path}': pass a hub id or a folder saved with "
+                         f"save_pretrained ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
+    return model.to(device).eval().requires_grad_(False), tokenizer
+
+
+def sample_pairs(pairs: list[tuple[int, int]], max_pairs: int, seed: int) -> list[tuple[int, int]]:
+    """At most max_pairs of the pairs: a seeded sample without replacement, kept in their original order."""
+    if len(pairs) <= max_pairs:
+        return pairs
+    keep = np.sort(np.random.default_rng(seed).choice(len(pairs), size=max_pairs, replace=False))
+    return [pairs[k] for k in keep]
+
+
+def swap_candidates(ids: Sequence[int], special_ids: set[int], max_pairs: int = 1000,
+                    seed: int = 0) -> list[tuple[int, int]]:
+    """Published candidates: ordered pairs (i1, i2) of non-special positions whose token ids differ."""
+    positions = [k for k, t in enumerate(ids) if t not in special_ids]
+    pairs = [(i1, i2) for i1 in positions for i2 in positions if i1 != i2 and ids[i1] != ids[i2]]
+    return sample_pairs(pairs, max_pairs, seed)
+
+
+@torch.no_grad()
+def masked_token_scores(model, sequences: Sequence[Sequence[int]], positions: Sequence[int], targets: Sequence[int],
+                        pad_id: int, normalize: bool, batch_size: int = 1024) -> torch.Tensor:
+    """For each sequence, the MLM's raw logit (or log-probability if normalize) of targets[s] at positions[s].
+
+    Sequences are sorted by length and run `batch_size` at a time, right-padded; the LM head runs only
+    at the scored position. Returns float32 scores on the CPU, in the input order.
+    """
+    device = next(model.parameters()).device
+    order = sorted(range(len(sequences)), key=lambda s: len(sequences[s]))
+    out = torch.empty(len(sequences), dtype=torch.float32)
+    for start in range(0, len(order), batch_size):
+        rows = order[start:start + batch_size]
+        width = max(len(sequences[s]) for s in rows)
+        ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+        for r, s in enumerate(rows):
+            ids[r, : len(sequences[s])] = torch.tensor(sequences[s])
+        ids = ids.to(device)
+        mask = (torch.arange(width, device=device) < torch.tensor([len(sequences[s]) for s in rows],
+                                                                   device=device)[:, None]).long()
+        pos = torch.tensor([positions[s] for s in rows], device=device)
+        tgt = torch.tensor([targets[s] for s in rows], device=device)
+        logits = _logits_at(model, ids, mask, pos).float()
+        score = logits.gather(1, tgt[:, None]).squeeze(1)
+        if normalize:
+            score = score - logits.logsumexp(dim=1)
+        out[torch.tensor(rows)] = score.cpu()
+    return out
+
+
+def _logits_at(model, ids, mask, pos) -> torch.Tensor:
+    rows = torch.arange(len(ids), device=ids.device)
+    if hasattr(model, "lm_head"):  # RoBERTa family: encoder, then the LM head at one position per row
+        hidden = model.base_model(input_ids=ids, attention_mask=mask).last_hidden_state
+        return model.lm_head(hidden[rows, pos])
+    return model(input_ids=ids, attention_mask=mask).logits[rows, pos]
+
+
+# --- published ---------------------------------------------------------------------------------------
+
+def published_swaps(model, tokenizer, captions: Sequence[str], seed: int = 0, max_pairs: int = 1000,
+                    batch_size: int = 1024) -> list[Swap]:
+    """The published token-level search (module docstring) for many captions, batched."""
+    special = set(tokenizer.all_special_ids)
+    encoded = [tokenizer(c)["input_ids"] for c in captions]
+    # Sequence S(m, p): the caption with position m masked and, if p is given, m's token written at p.
+    # a, c use S(i, None) and b, d use S(i1, i2), S(i2, i1): N**2 distinct sequences instead of 4 per pair.
+    index: dict[tuple[int, int, int], int] = {}
+    sequences, positions, targets = [], [], []
+
+    def sequence(n, m, p):
+        key = (n, m, p)
+        if key not in index:
+            ids = list(encoded[n])
+            target = ids[m] if p < 0 else ids[p]
+            if p >= 0:
+                ids[p] = encoded[n][m]
+            ids[m] = tokenizer.mask_token_id
+            index[key] = len(sequences)
+            sequences.append(ids)
+            positions.append(m)
+            targets.append(target)
+        return index[key]
+
+    plans = []
+    for n, ids in enumerate(encoded):
+        pairs = swap_candidates(ids, special, max_pairs, seed)
+        refs = [(sequence(n, i1, -1), sequence(n, i1, i2), sequence(n, i2, -1), sequence(n, i2, i1))
+                for i1, i2 in pairs]
+        plans.append((pairs, refs))
+    scores = masked_token_scores(model, sequences, positions, targets, tokenizer.pad_token_id,
+                                 normalize=False, batch_size=batch_size)
+    results = []
+    for n, (pairs, refs) in enumerate(plans):
+        if not pairs:
+            results.append(Swap(None, "fewer than two different tokens to swap"))
+            continue
+        r = torch.tensor(refs)
+        a, b, c, d = (scores[r[:, k]] for k in range(4))
+        probs = torch.stack([a + c, b + d], dim=1).softmax(dim=1)  # float32, as published
+        best = int(torch.argmax(probs[:, 1] - probs[:, 0]))  # first index on ties
+        i1, i2 = pairs[best]
+        ids = list(encoded[n])
+        ids[i1], ids[i2] = ids[i2], ids[i1]
+        results.append(Swap(tokenizer.decode(ids, skip_special_tokens=True)))
+    return results
+
+
+# --- improved ----------------------------------------------------------------------------------------
+
+_EDGE = re.compile(r"^(\W*)(.*?)(\W*)$", re.UNICODE)
+
+
+def split_words(caption: str) -> list[tuple[str, str, str]]:
+    """Whitespace words as (leading punctuation, core, trailing punctuation)."""
+    return [_EDGE.match(w).groups() for w in caption.split()]
+
+
+def swap_words(caption: str, i: int, j: int) -> str:
+    """The caption with the cores of words i and j exchanged; edge punctuation and the initial capital stay put."""
+    words = split_words(caption)
+    cores = [core for _, core, _ in words]
+    cores[i], cores[j] = cores[j], cores[i]
+    first = words[0][1]
+    if first[:1].isupper() and first[:1] != cores[0][:1]:  # the sentence-initial capital belongs to the slot
+        for k in (i, j):
+            if k != 0 and cores[k] == first and not _keeps_case(first):
+                cores[k] = first[0].lower() + first[1:]
+        cores[0] = cores[0][:1].upper() + cores[0][1:]
+    return " ".join(lead + core + trail for (lead, _, trail), core in zip(words, cores))
+
+
+def _keeps_case(word: str) -> bool:
+    return word == "I" or (len(word) > 1 and word.isupper())
+
+
+def word_swap_candidates(caption: str, max_pairs: int = 1000, seed: int = 0) -> list[tuple[int, int]]:
+    """Improved candidates: unordered pairs (i < j) of word positions whose words differ (ignoring case)."""
+    cores = [core.lower() for _, core, _ in split_words(caption)]
+    pairs = [(i, j) for i, j in combinations(range(len(cores)), 2) if cores[i] and cores[j] and cores[i] != cores[j]]
+    return sample_pairs(pairs, max_pairs, seed)
+
+
+def pseudo_log_likelihoods(model, tokenizer, sentences: Sequence[str], batch_size: int = 1024) -> torch.Tensor:
+    """PLL of each sentence: sum over non-special tokens of log P(token | sentence with that token masked)."""
+    special = set(tokenizer.all_special_ids)
+    sequences, positions, targets, owner = [], [], [], []
+    for n, sentence in enumerate(sentences):
+        ids = tokenizer(sentence)["input_ids"]
+        for k, t in enumerate(ids):
+            if t not in special:
+                masked = list(ids)
+                masked[k] = tokenizer.mask_token_id
+                sequences.append(masked)
+                positions.append(k)
+                targets.append(t)
+                owner.append(n)
+    scores = masked_token_scores(model, sequences, positions, targets, tokenizer.pad_token_id,
+                                 normalize=True, batch_size=batch_size)
+    return torch.zeros(len(sentences)).index_add_(0, torch.tensor(owner, dtype=torch.long), scores)
+
+
+def improved_swaps(model, tokenizer, captions: Sequence[str], seed: int = 0, max_pairs: int = 1000,
+                   batch_size: int = 1024) -> list[Swap]:
+    """Whole-word swaps chosen by highest pseudo-log-likelihood (module docstring), batched over captions."""
+    candidates = [[swap_words(c, i, j) for i, j in word_swap_candidates(c, max_pairs, seed)] for c in captions]
+    flat = [s for cands in candidates for s in cands]
+    pll = pseudo_log_likelihoods(model, tokenizer, flat, batch_size) if flat else torch.empty(0)
+    results, start = [], 0
+    for cands in candidates:
+        if not cands:
+            results.append(Swap(None, "fewer than two different words to swap"))
+            continue
+        best = int(torch.argmax(pll[start:start + len(cands)]))  # first on ties
+        results.append(Swap(cands[best]))
+        start += len(cands)
+    return results
+
+
+# --- cache and entry point ---------------------------------------------------------------------------
+
+class SwapCache:
+    """T' per (caption, model, dtype, method, seed, max_pairs), kept in a JSON file a person can read.
+
+    The file is rewritten atomically by `save`, so an interrupted run never leaves it half-written.
+    """
+
+    FIELDS = ("model", "dtype", "method", "seed", "max_pairs", "caption")
+
+    def __init__(self, path: str | Path | None):
+        self.path = Path(path) if path else None
+        self.entries: dict[tuple, dict] = {}
+        if self.path and self.path.exists():
+            try:
+                for e in json.loads(self.path.read_text())["swaps"]:
+                    self.entries[tuple(e[f] for f in self.FIELDS)] = e
+            except (json.JSONDecodeError, KeyError, TypeError):
+                raise InputError(f"{self.path} is not a swap cache written by this code: delete it or pass "
+                                 f"another --swap-cache") from None
+
+    def get(self, key: tuple) -> Swap | None:
+        e = self.entries.get(key)
+        return None if e is None else Swap(e["swap"], e["reason"])
+
+    def put(self, key: tuple, swap: Swap) -> None:
+        self.entries[key] = {**dict(zip(self.FIELDS, key)), "swap": swap.text, "reason": swap.reason}
+
+    def save(self) -> None:
+        if not self.path:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        ordered = [self.entries[k] for k in sorted(self.entries, key=lambda k: tuple(map(str, k)))]
+        tmp = self.path.with_suffix(self.path.suffix + ".tmp")
+        tmp.write_text(json.dumps({"swaps": ordered}, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        tmp.replace(self.path)
+
+
+def find_swaps(model, tokenizer, captions: Sequence[str], method: str, seed: int = 0, max_pairs: int = 1000,
+               cache: SwapCache | None = None, batch_size: int = 1024) -> list[Swap]:
+    """T' for every caption by `method` ("published" or "improved"), searching only captions not in the cache."""
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    dtype = str(next(model.parameters()).dtype).removeprefix("torch.")
+    keys = [(model.name_or_path, dtype, method, seed, max_pairs, c) for c in captions]
+    found = {k: cache.get(k) for k in keys} if cache else {}
+    todo = sorted({k[-1] for k in keys if found.get(k) is None})
+    if todo:
+        search = published_swaps if method == PUBLISHED else improved_swaps
+        for caption, swap in zip(todo, search(model, tokenizer, todo, seed, max_pairs, batch_size)):
+            key = (model.name_or_path, dtype, method, seed, max_pairs, caption)
+            found[key] = swap
+            if cache:
+                cache.put(key, swap)
+    return [found[k] for k in keys]

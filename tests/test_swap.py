@@ -1,0 +1,178 @@
+"""Perturbation search: published vs a one-pair-at-a-time reference, improved vs independent PLLs, caching."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import CAPTION_PAIRS
+from perturb.swap import (IMPROVED, PUBLISHED, Swap, SwapCache, find_swaps, improved_swaps, load_mlm,
+                          published_swaps, swap_candidates, swap_words, word_swap_candidates)
+
+CAPTIONS = [c for pair in CAPTION_PAIRS for c in pair]
+# More than 1000 ordered pairs of differing tokens, so the seeded sampling path runs.
+LONG = ("the dog chases the cat while a red circle sits left of a blue square and a big tree grows next to a "
+        "small house")
+
+
+@pytest.fixture(scope="module")
+def mlm(mlm_path):
+    return load_mlm(str(mlm_path))
+
+
+def _logit(model, ids, at, token):
+    with torch.no_grad():
+        return model(input_ids=torch.tensor([ids])).logits[0, at, token]
+
+
+def reference_published(model, tok, caption, seed=0, max_pairs=1000):
+    """SPEC 4 written out directly: four full forwards per ordered pair, one pair at a time."""
+    ids = tok(caption).input_ids
+    special = set(tok.all_special_ids)
+    pos = [k for k, t in enumerate(ids) if t not in special]
+    pairs = [(a, b) for a in pos for b in pos if a != b and ids[a] != ids[b]]
+    if len(pairs) > max_pairs:
+        keep = np.sort(np.random.default_rng(seed).choice(len(pairs), size=max_pairs, replace=False))
+        pairs = [pairs[k] for k in keep]
+    if not pairs:
+        return None, 0
+    best, best_value = None, None
+    for i1, i2 in pairs:
+        t1, t2 = ids[i1], ids[i2]
+        s = list(ids); s[i1] = tok.mask_token_id
+        a = _logit(model, s, i1, t1)
+        s = list(ids); s[i2] = t1; s[i1] = tok.mask_token_id
+        b = _logit(model, s, i1, t2)
+        s = list(ids); s[i2] = tok.mask_token_id
+        c = _logit(model, s, i2, t2)
+        s = list(ids); s[i1] = t2; s[i2] = tok.mask_token_id
+        d = _logit(model, s, i2, t1)
+        p = torch.softmax(torch.stack([a + c, b + d]), dim=0)
+        value = (p[1] - p[0]).item()
+        if best_value is None or value > best_value:
+            best, best_value = (i1, i2), value
+    out = list(ids)
+    out[best[0]], out[best[1]] = out[best[1]], out[best[0]]
+    return tok.decode(out, skip_special_tokens=True), len(pairs)
+
+
+def test_published_matches_one_pair_at_a_time(mlm):
+    model, tok = mlm
+    got = published_swaps(model, tok, CAPTIONS, seed=0, batch_size=97)
+    for caption, swap in zip(CAPTIONS, got):
+        expected, _ = reference_published(model, tok, caption)
+        assert swap.text == expected, caption
+    assert sum(s.text != c for s, c in zip(got, CAPTIONS)) >= len(CAPTIONS) - 2  # T' really differs from T
+
+
+def test_published_sampling_path_for_long_captions(mlm):
+    model, tok = mlm
+    ids = tok(LONG).input_ids
+    special = set(tok.all_special_ids)
+    n = sum(t not in special for t in ids)
+    assert n * (n - 1) > 1000
+    cands = swap_candidates(ids, special, max_pairs=1000, seed=5)
+    assert len(cands) == 1000 == len(set(cands))
+    assert cands == sorted(cands, key=lambda p: (p[0], p[1]))  # kept in enumeration order
+    assert cands != swap_candidates(ids, special, max_pairs=1000, seed=6)
+    expected, n_pairs = reference_published(model, tok, LONG, seed=5)
+    assert n_pairs == 1000
+    assert published_swaps(model, tok, [LONG], seed=5)[0].text == expected
+
+
+def test_swap_words_keeps_sentence_form():
+    c = "A green triangle above a yellow star."
+    assert swap_words(c, 1, 5) == "A yellow triangle above a green star."
+    assert swap_words(c, 0, 2) == "Triangle green a above a yellow star."
+    assert swap_words("there is more grass than sky", 3, 5) == "there is more sky than grass"
+    assert swap_words("I see the dog, not NASA", 0, 3) == "Dog see the I, not NASA"
+    assert swap_words("I see the dog, not NASA", 3, 5) == "I see the NASA, not dog"
+    # each unordered pair once, identical words never paired
+    assert word_swap_candidates("the dog chases the cat") == [(0, 1), (0, 2), (0, 4), (1, 2), (1, 3), (1, 4),
+                                                            (2, 3), (2, 4), (3, 4)]
+
+
+def test_improved_picks_the_highest_independent_pll(mlm):
+    model, tok = mlm
+    special = set(tok.all_special_ids)
+    captions = CAPTIONS[:6]
+    got = improved_swaps(model, tok, captions, batch_size=64)
+    for caption, swap in zip(captions, got):
+        best, best_pll = None, None
+        for i, j in word_swap_candidates(caption):
+            sentence = swap_words(caption, i, j)
+            ids = tok(sentence).input_ids
+            pll = 0.0
+            for k, t in enumerate(ids):
+                if t in special:
+                    continue
+                masked = list(ids)
+                masked[k] = tok.mask_token_id
+                with torch.no_grad():
+                    pll += model(input_ids=torch.tensor([masked])).logits[0, k].log_softmax(-1)[t].item()
+            if best_pll is None or pll > best_pll + 1e-6:
+                best, best_pll = sentence, pll
+        assert swap.text == best
+        assert sorted(swap.text.lower().replace(".", "").split()) == sorted(caption.lower().replace(".", "").split())
+
+
+@pytest.mark.parametrize("method, captions", [
+    (PUBLISHED, [" dog", "", " dog dog"]),  # "the the" and "dog" (do|g) are swappable here: tokens differ
+    (IMPROVED, ["dog", "", "the the", "Cat cat."]),
+])
+def test_no_swappable_words(mlm, method, captions):
+    model, tok = mlm
+    got = find_swaps(model, tok, captions, method)
+    assert all(s.text is None and "fewer than two" in s.reason for s in got)
+    assert find_swaps(model, tok, ["the dog"], method)[0].text is not None
+
+
+def _counting(model):
+    calls = []
+    handle = model.get_input_embeddings().register_forward_hook(lambda *a: calls.append(1))
+    return calls, handle
+
+
+@pytest.mark.parametrize("method", [PUBLISHED, IMPROVED])
+def test_deterministic_and_cached(mlm, mlm_path, other_mlm_path, tmp_path, method):
+    model, tok = mlm
+    captions = CAPTIONS[:5] + ["dog"]
+    cache = SwapCache(tmp_path / "swaps.json")
+    first = find_swaps(model, tok, captions, method, seed=0, cache=cache)
+    cache.save()
+    assert first == find_swaps(model, tok, captions, method, seed=0)  # no cache: same result again
+    saved = json.loads((tmp_path / "swaps.json").read_text())["swaps"]
+    assert {e["caption"]: e["swap"] for e in saved} == {c: s.text for c, s in zip(captions, first)}
+    assert all(e["model"] == str(mlm_path) and e["method"] == method for e in saved)
+
+    reloaded = SwapCache(tmp_path / "swaps.json")
+    calls, handle = _counting(model)
+    assert find_swaps(model, tok, captions, method, seed=0, cache=reloaded) == first
+    handle.remove()
+    assert not calls  # every caption was a cache hit
+
+    other_model, other_tok = load_mlm(str(other_mlm_path))
+    calls, handle = _counting(other_model)
+    find_swaps(other_model, other_tok, captions, method, seed=0, cache=reloaded)
+    handle.remove()
+    assert calls  # another model misses
+    calls, handle = _counting(model)
+    find_swaps(model, tok, captions, IMPROVED if method == PUBLISHED else PUBLISHED, seed=0, cache=reloaded)
+    handle.remove()
+    assert calls  # another method misses
+    assert len(reloaded.entries) == 3 * len(captions)
+
+
+def test_corrupt_cache_is_a_clear_error(tmp_path):
+    from scoring.errors import InputError
+    (tmp_path / "swaps.json").write_text("{not json")
+    with pytest.raises(InputError, match="not a swap cache"):
+        SwapCache(tmp_path / "swaps.json")
+
+
+def test_unknown_method(mlm):
+    with pytest.raises(ValueError):
+        find_swaps(*mlm, ["a b"], "best")
