@@ -55,6 +55,33 @@ class Swap:
     reason: str | None = None
 
 
+def swapped_or_same(captions: Sequence[str], swaps: Sequence[Swap]) -> list[str]:
+    """T' for each caption, or the caption itself where it has no swap (its ratio is then neutral)."""
+    return [c if s.text is None else s.text for c, s in zip(captions, swaps)]
+
+
+def swap_fields(swaps: dict[str, Sequence[Swap]]) -> dict[str, list]:
+    """examples.jsonl fields swap_0, swap_1 (published T') and swap_exact_0, swap_exact_1 (improved T').
+
+    `swaps[method]` holds one Swap per caption, two captions per example; None where a caption has no T'.
+    """
+    fields = {}
+    for method, prefix in ((PUBLISHED, "swap"), (IMPROVED, "swap_exact")):
+        if method in swaps:
+            for c in (0, 1):
+                fields[f"{prefix}_{c}"] = [s.text for s in swaps[method][c::2]]
+    return fields
+
+
+def count_without_swap(records: Sequence[dict]) -> dict[str, int]:
+    """How many captions had no T' (and were compared with themselves), per method present in the records."""
+    counts = {}
+    for method, prefix in ((PUBLISHED, "swap"), (IMPROVED, "swap_exact")):
+        if f"{prefix}_0" in records[0]:
+            counts[method] = sum(r[f"{prefix}_{c}"] is None for r in records for c in (0, 1))
+    return counts
+
+
 def load_mlm(name_or_path: str, device="cpu", dtype=torch.float32):
     """A masked LM (e.g. distilroberta-base) and its tokenizer, in eval mode, no gradients."""
     from transformers import AutoModelForMaskedLM, AutoTokenizer

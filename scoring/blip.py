@@ -86,6 +86,16 @@ def grid_pairs(n_examples: int, texts_per_example: int, images_per_example: int 
     return text_index, image_index
 
 
+def grid_texts(*text_lists: Sequence[str], per_example: int = 2) -> list[str]:
+    """Interleave per-example texts for `grid_pairs`: example n gets lists[0][2n:2n+2], lists[1][2n:2n+2], ...
+
+    E.g. grid_texts(captions, swapped) lays out caption_0, caption_1, T'_0, T'_1 for each example.
+    """
+    n_examples = len(text_lists[0]) // per_example
+    return [text for n in range(n_examples) for texts in text_lists
+            for text in texts[n * per_example:(n + 1) * per_example]]
+
+
 def _pad(sequences: Sequence[Sequence[int]], pad_id: int, device) -> tuple[torch.Tensor, torch.Tensor]:
     """Right-pad token id lists into (ids, attention_mask)."""
     width = max(len(s) for s in sequences)

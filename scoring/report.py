@@ -143,3 +143,21 @@ def write_results(out_dir: Path, config: Mapping, n_examples: int, summaries: Ma
     tmp.write_text(json.dumps(data, indent=2) + "\n")
     tmp.replace(path)
     return path
+
+
+def report_run(out_dir: Path, config: Mapping, records: Sequence[Mapping], methods: Sequence[Method],
+               references: Sequence[Reference] = (), comparisons: Sequence[tuple[str, str]] = (),
+               extra: Mapping | None = None) -> str:
+    """Summarize every method over the records, write results.json, and return the Markdown to print."""
+    scores = {m.key: metrics.as_score_array(r[m.key] for r in records) for m in methods}
+    groups = metrics.example_groups([r["tag"] for r in records], [r["secondary_tag"] for r in records],
+                                    [r["num_main_preds"] for r in records])
+    seed = config.get("seed", 0)
+    summaries = {m.key: summarize(m, scores[m.key], groups, seed) for m in methods}
+    by_key = {m.key: m for m in methods}
+    compared = [compare(by_key[a], by_key[b], scores, seed) for a, b in comparisons]
+    write_results(out_dir, config, len(records), summaries, compared, references, extra)
+    parts = [markdown_table(summaries, references), "Per-group Text/Image/Group:", breakdown_table(summaries)]
+    if compared:
+        parts += ["Paired bootstrap differences (95% intervals):", comparison_table(compared, summaries)]
+    return "\n\n".join(parts)

@@ -54,6 +54,18 @@ class RunLog:
     def is_done(self, ids: Sequence[int]) -> bool:
         return all(i in self.records for i in ids)
 
+    def pending_batches(self, data, batch_size: int) -> list[range]:
+        """Row ranges of the fixed batches (0..b-1, b..2b-1, ...) of `data` that hold unfinished examples.
+
+        Batches are the same on every run, so a resumed run computes each example exactly as an
+        uninterrupted one would.
+        """
+        if batch_size < 1:
+            raise InputError(f"--batch-size must be at least 1, got {batch_size}")
+        ids = list(data["id"])
+        return [range(first, min(first + batch_size, len(ids))) for first in range(0, len(ids), batch_size)
+                if not self.is_done(ids[first:first + batch_size])]
+
     def append(self, records: Sequence[dict]) -> None:
         """Append finished examples in one write and flush it to disk before returning."""
         with open(self.examples_file, "a", encoding="utf-8") as f:
@@ -65,6 +77,7 @@ class RunLog:
 
     def finish(self, ids: Sequence[int]) -> list[dict]:
         """The records of `ids` in that order; rewrites examples.jsonl in that order without duplicates."""
+        ids = list(ids)
         missing = [i for i in ids if i not in self.records]
         if missing:
             raise RuntimeError(f"examples {missing[:5]} were never scored")
@@ -89,3 +102,21 @@ def split_on_oom(fn: Callable[[Sequence[T]], list[R]], items: Sequence[T]) -> li
         torch.cuda.empty_cache()
     half = len(items) // 2
     return split_on_oom(fn, items[:half]) + split_on_oom(fn, items[half:])
+
+
+def example_records(examples: Sequence[Mapping], scores: Mapping[str, torch.Tensor],
+                    extra: Mapping[str, Sequence] | None = None) -> list[dict]:
+    """examples.jsonl records: id, captions, tags, any extra per-example fields, and four scores per method.
+
+    `scores[key]` has shape (n_examples, 2, 2), indexed [example, caption, image].
+    """
+    records = []
+    for n, ex in enumerate(examples):
+        record = {k: ex[k] for k in ("id", "caption_0", "caption_1", "tag", "secondary_tag", "num_main_preds")}
+        for key, values in (extra or {}).items():
+            record[key] = values[n]
+        for key, s in scores.items():
+            s = s[n].tolist()
+            record[key] = {"c0_i0": s[0][0], "c0_i1": s[0][1], "c1_i0": s[1][0], "c1_i1": s[1][1]}
+        records.append(record)
+    return records

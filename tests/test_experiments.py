@@ -1,0 +1,188 @@
+"""The three scripts end to end, as subprocesses on the tiny models and the drawn Winoground folder."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from conftest import ROOT
+from perturb.swap import load_mlm
+from scoring import blip
+
+METHOD_DIRECTIONS = {
+    "experiment1": {"contrastive": True, "itm": True, "itm_logprob": True, "clm": False, "clm_exact": True},
+    "experiment2": {"contrastive": True, "itm": True, "contrastive_ratio": True, "itm_ratio": True,
+                    "contrastive_exact_ratio": True, "itm_exact_ratio": True},
+    "experiment3": {"clm": False, "clm_exact": True, "clm_ratio": False, "clm_exact_ratio": True},
+}
+PUBLISHED_IMAGE = {"experiment1": {"clm": "29.00", "itm": "24.25", "contrastive": "16.00"},
+                   "experiment2": {"contrastive": "16.00", "itm": "24.25", "contrastive_ratio": "52.00",
+                                   "itm_ratio": "25.00"},
+                   "experiment3": {"clm": "29.00", "clm_ratio": "50.25"}}
+
+
+@pytest.fixture(scope="module")
+def cli(blip_paths, mlm_path, winoground_dir, tmp_path_factory):
+    """Builds the command line of an experiment on the test models and data."""
+    swaps = tmp_path_factory.mktemp("swaps") / "swaps.json"
+
+    def command(experiment: str, out: Path, *extra: str) -> list[str]:
+        models = {"experiment1": ["--clm-model", str(blip_paths["clm"]), "--itm-model", str(blip_paths["itm"])],
+                  "experiment2": ["--itm-model", str(blip_paths["itm"]), "--mlm-model", str(mlm_path),
+                                  "--swap-cache", str(swaps)],
+                  "experiment3": ["--clm-model", str(blip_paths["clm"]), "--mlm-model", str(mlm_path),
+                                  "--swap-cache", str(swaps)]}[experiment]
+        return [sys.executable, str(ROOT / f"{experiment}.py"), "--data", str(winoground_dir), "--device", "cpu",
+                "--batch-size", "3", "--out", str(out), *models, *extra]
+    return command
+
+
+def _env():
+    return {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+
+
+def _run(command) -> subprocess.CompletedProcess:
+    return subprocess.run(command, cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=600)
+
+
+def _records(out: Path) -> list[dict]:
+    return [json.loads(line) for line in (out / "examples.jsonl").read_text().splitlines()]
+
+
+def _winoground(records, key, higher_is_better):
+    """Text / Image / Group written out from the benchmark's definition, independently of scoring.metrics."""
+    better = (lambda x, y: x > y) if higher_is_better else (lambda x, y: x < y)
+    text = image = group = 0
+    for r in records:
+        s = r[key]
+        t = better(s["c0_i0"], s["c1_i0"]) and better(s["c1_i1"], s["c0_i1"])
+        i = better(s["c0_i0"], s["c0_i1"]) and better(s["c1_i1"], s["c1_i0"])
+        text, image, group = text + t, image + i, group + (t and i)
+    n = len(records)
+    return {"text": round(100 * text / n, 2), "image": round(100 * image / n, 2), "group": round(100 * group / n, 2)}
+
+
+def _row(stdout: str, label: str) -> list[str]:
+    line = next(line for line in stdout.splitlines() if line.startswith(f"| {label} |"))
+    return [cell.strip() for cell in line.strip("|").split("|")]
+
+
+@pytest.mark.parametrize("experiment", ["experiment1", "experiment2", "experiment3"])
+def test_results_match_recomputed_metrics_and_printed_table(cli, tmp_path, experiment, winoground_dir):
+    out = tmp_path / "out"
+    done = _run(cli(experiment, out))
+    assert done.returncode == 0, done.stderr
+    results = json.loads((out / "results.json").read_text())
+    records = _records(out)
+    assert [r["id"] for r in records] == list(range(10)) and results["n_examples"] == 10
+    assert results["config"]["seed"] == 0 and "transformers" in results["versions"]
+    assert {k: m["higher_is_better"] for k, m in results["methods"].items()} == METHOD_DIRECTIONS[experiment]
+    for key, method in results["methods"].items():
+        expected = _winoground(records, key, method["higher_is_better"])
+        assert {k: method[k] for k in ("text", "image", "group")} == expected, key
+        cells = _row(done.stdout, method["label"])
+        assert [c.split(" [")[0] for c in cells[1:4]] == [f"{expected[k]:.2f}" for k in ("text", "image", "group")]
+        assert cells[4] == PUBLISHED_IMAGE[experiment].get(key, "-")
+        low, high = method["interval95"]["image"]
+        assert low <= method["image"] <= high
+    assert "(reference)" in done.stdout and "wall time" in done.stdout
+
+
+def test_experiment2_ratios_use_the_recorded_swaps(cli, tmp_path, blip_paths, winoground_dir):
+    from scoring.data import load_winoground
+    out = tmp_path / "out"
+    assert _run(cli("experiment2", out, "--limit", "2")).returncode == 0
+    r = _records(out)[1]
+    assert r["swap_0"] is not None and r["swap_exact_0"] is not None
+    model, processor = blip.load_retrieval_model(str(blip_paths["itm"]))
+    ex = load_winoground(str(winoground_dir), limit=2)[1]
+    texts = [r["caption_0"], r["swap_0"], r["swap_exact_0"]]
+    embeds = blip.encode_images(model, blip.pixel_values(processor, [ex["image_1"]], "cpu", torch.float32))
+    sim = blip.contrastive_similarity(model, processor.tokenizer, embeds, texts)[:, 0]
+    logits = blip.itm_logits(model, processor.tokenizer, embeds, texts, torch.arange(3), torch.zeros(3, dtype=torch.long))
+    assert r["contrastive_ratio"]["c0_i1"] == pytest.approx((sim[0] / sim[1]).item(), rel=1e-4)
+    assert r["itm_ratio"]["c0_i1"] == pytest.approx((logits[0, 1] / logits[1, 1]).item(), rel=1e-4)
+    assert r["contrastive_exact_ratio"]["c0_i1"] == pytest.approx((sim[0] - sim[2]).item(), abs=1e-5)
+    log_p = blip.itm_log_prob(logits)
+    assert r["itm_exact_ratio"]["c0_i1"] == pytest.approx((log_p[0] - log_p[2]).item(), abs=1e-5)
+
+
+def test_experiment3_ratios_use_the_recorded_swaps(cli, tmp_path, blip_paths, winoground_dir):
+    from scoring.data import load_winoground
+    out = tmp_path / "out"
+    assert _run(cli("experiment3", out, "--limit", "2")).returncode == 0
+    r = _records(out)[0]
+    model, processor = blip.load_captioning_model(str(blip_paths["clm"]))
+    ex = load_winoground(str(winoground_dir), limit=1)[0]
+    embeds = blip.encode_images(model, blip.pixel_values(processor, [ex["image_0"]], "cpu", torch.float32))
+    zero = torch.zeros(1, dtype=torch.long)
+    loss_swap = blip.clm_published_loss(model, processor.tokenizer, embeds, [r["swap_1"]], zero, zero)[0]
+    ll_swap = blip.clm_log_likelihood(model, processor.tokenizer, embeds, [r["swap_exact_1"]], zero, zero)[0]
+    assert r["clm_ratio"]["c1_i0"] == pytest.approx(r["clm"]["c1_i0"] / loss_swap.item(), rel=1e-4)
+    assert r["clm_exact_ratio"]["c1_i0"] == pytest.approx(r["clm_exact"]["c1_i0"] - ll_swap.item(), abs=1e-4)
+
+
+def test_two_runs_are_identical(cli, tmp_path):
+    runs = [tmp_path / "a", tmp_path / "b"]
+    for out in runs:
+        assert _run(cli("experiment3", out)).returncode == 0
+    a, b = (json.loads((out / "results.json").read_text()) for out in runs)
+    assert a["methods"] == b["methods"] and a["comparisons"] == b["comparisons"]
+    assert (runs[0] / "examples.jsonl").read_text() == (runs[1] / "examples.jsonl").read_text()
+
+
+def test_resume_after_kill_equals_uninterrupted_run(cli, tmp_path):
+    whole, killed = tmp_path / "whole", tmp_path / "killed"
+    assert _run(cli("experiment1", whole, "--batch-size", "1")).returncode == 0
+    proc = subprocess.Popen(cli("experiment1", killed, "--batch-size", "1"), cwd=ROOT, env=_env(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    examples = killed / "examples.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (examples.exists() and examples.read_text().count("\n") >= 2):
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    finished = examples.read_text().count("\n")
+    assert 2 <= finished < 10, "the run was not killed part-way; the test needs a partial run"
+    with open(examples, "a") as f:
+        f.write('{"id": 9, "contrastive": {"c0_')  # a line cut off by the kill
+    again = _run(cli("experiment1", killed, "--batch-size", "1"))
+    assert again.returncode == 0, again.stderr
+    assert (killed / "examples.jsonl").read_text() == (whole / "examples.jsonl").read_text()
+    a, b = (json.loads((out / "results.json").read_text()) for out in (whole, killed))
+    assert a["methods"] == b["methods"]
+
+
+def test_other_arguments_on_the_same_out_are_refused(cli, tmp_path):
+    out = tmp_path / "out"
+    assert _run(cli("experiment1", out, "--limit", "2")).returncode == 0
+    refused = _run(cli("experiment1", out, "--limit", "2", "--seed", "1"))
+    assert refused.returncode == 2
+    assert refused.stderr.strip().splitlines()[-1].startswith("error: ")
+    assert "seed differ" in refused.stderr and "Traceback" not in refused.stderr
+
+
+def test_bad_data_folder_is_one_line(cli, tmp_path):
+    (tmp_path / "empty").mkdir()
+    done = _run(cli("experiment1", tmp_path / "out", "--data", str(tmp_path / "empty")))
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines()[-1] == f"error: {tmp_path / 'empty' / 'examples.jsonl'} not found: a local " \
+                                                   "Winoground folder needs examples.jsonl and images/"
+
+
+def test_help_explains_every_flag():
+    for experiment, flags in (("experiment1", ["--clm-model", "--itm-model"]), ("experiment2", ["--itm-model",
+                              "--mlm-model"]), ("experiment3", ["--clm-model", "--mlm-model"])):
+        done = _run([sys.executable, str(ROOT / f"{experiment}.py"), "--help"])
+        assert done.returncode == 0
+        for flag in ["--data", "--device", "--dtype", "--batch-size", "--limit", "--seed", "--out", *flags]:
+            assert flag in done.stdout
