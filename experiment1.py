@@ -42,17 +42,22 @@ def main():
     log = RunLog(args.out, config)
     itm_model, itm_processor = blip.load_retrieval_model(args.itm_model, device, dtype)
     clm_model, clm_processor = blip.load_captioning_model(args.clm_model, device, dtype)
+    # BLIP-large checkpoints share their image preprocessing; resize each image once when they do.
+    same_pixels = itm_processor.image_processor.to_dict() == clm_processor.image_processor.to_dict()
 
     def score(examples):
         images = [ex[f"image_{i}"] for ex in examples for i in (0, 1)]
         captions = [ex[f"caption_{c}"] for ex in examples for c in (0, 1)]
         t, i = blip.grid_pairs(len(examples), 2, device=device)  # 4 (caption, image) pairs per example
 
-        embeds = blip.encode_images(itm_model, blip.pixel_values(itm_processor, images, device, dtype))
+        pixels = blip.pixel_values(itm_processor, images, device, dtype)
+        embeds = blip.encode_images(itm_model, pixels)
         similarity = blip.contrastive_similarity(itm_model, itm_processor.tokenizer, embeds, captions)[t, i]
         itm = blip.itm_logits(itm_model, itm_processor.tokenizer, embeds, captions, t, i)
 
-        embeds = blip.encode_images(clm_model, blip.pixel_values(clm_processor, images, device, dtype))
+        if not same_pixels:
+            pixels = blip.pixel_values(clm_processor, images, device, dtype)
+        embeds = blip.encode_images(clm_model, pixels)
         loss = blip.clm_published_loss(clm_model, clm_processor.tokenizer, embeds, captions, t, i)
         log_p = blip.clm_log_likelihood(clm_model, clm_processor.tokenizer, embeds, captions, t, i)
 
@@ -60,8 +65,11 @@ def main():
                   "clm": loss, "clm_exact": log_p}
         return example_records(examples, {k: v.view(-1, 2, 2) for k, v in scores.items()})
 
-    for rows in tqdm(log.pending_batches(data, args.batch_size), desc="batches"):
-        log.append(split_on_oom(score, [data[k] for k in rows]))
+    pending = log.pending_batches(data, args.batch_size)
+    with tqdm(total=len(data), initial=len(data) - sum(map(len, pending)), unit="example") as bar:
+        for rows in pending:
+            log.append(split_on_oom(score, [data[k] for k in rows]))
+            bar.update(len(rows))
 
     records = log.finish(data["id"])
     table = report.report_run(log.out_dir, config, records, METHODS, REFERENCES, COMPARISONS)

@@ -69,8 +69,11 @@ def main():
                   "clm_exact_ratio": log_p[:, T] - log_p[:, swapped]}
         return example_records(examples, scores, swap_fields(swaps))
 
-    for rows in tqdm(log.pending_batches(data, args.batch_size), desc="batches"):
-        log.append(split_on_oom(score, [data[k] for k in rows]))
+    pending = log.pending_batches(data, args.batch_size)
+    with tqdm(total=len(data), initial=len(data) - sum(map(len, pending)), unit="example") as bar:
+        for rows in pending:
+            log.append(split_on_oom(score, [data[k] for k in rows]))
+            bar.update(len(rows))
 
     records = log.finish(data["id"])
     no_swap = count_without_swap(records)

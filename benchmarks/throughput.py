@@ -1,0 +1,233 @@
+"""Seconds per Winoground example: the naive per-pair path vs this package vs the vision-only floor.
+
+Builds random-weight models with the real checkpoints' shapes (BLIP large: ViT-L/16 at 384 px, BERT-base
+text side with cross-attention, vocabulary 30524; DistilRoBERTa: 6 layers, vocabulary 50265), so nothing
+is downloaded, and N synthetic examples. Workloads:
+  exp1: contrastive + ITM + captioning loss for the four (caption, image) pairs of each example;
+  exp3: the published word-swap search for both captions, then the captioning loss of T and T' on both
+        images.
+Paths:
+  (a) naive: one full model forward per (caption, image) pair and, for the swap search, four MLM
+      forwards per candidate pair, as the published code did;
+  (b) package: this repository's batched functions, each image encoded once (b+ adds the exact
+      variants the experiment scripts also compute);
+  (c) floor: only the vision forwards that (b) cannot avoid.
+
+    python benchmarks/throughput.py --workload exp1 --examples 2            # CPU
+    python benchmarks/throughput.py --workload exp3 --examples 400 --device cuda --dtype bfloat16
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from perturb.swap import IMPROVED, PUBLISHED, find_swaps, swapped_or_same  # noqa: E402
+from scoring import blip  # noqa: E402
+
+WORDS = ("a the dog cat person tree house sky grass cup plate red blue green small big left right of on "
+         "under above next to with and is more than two one chases holds sits stands").split()
+
+
+def synthetic_examples(n: int, seed: int = 0) -> list[dict]:
+    """Winoground-shaped examples: two noise images, two captions of the same words in another order."""
+    rng = np.random.default_rng(seed)
+    examples = []
+    for k in range(n):
+        words = list(rng.choice(WORDS, size=int(rng.integers(6, 12))))
+        other = list(words)
+        i, j = rng.choice(len(words), size=2, replace=False)
+        other[i], other[j] = other[j], other[i]
+        images = [Image.fromarray(rng.integers(0, 256, size=(384, 512, 3), dtype=np.uint8)) for _ in range(2)]
+        examples.append({"id": k, "caption_0": " ".join(words), "caption_1": " ".join(other),
+                         "image_0": images[0], "image_1": images[1]})
+    return examples
+
+
+def build_models(folder: Path, device, dtype):
+    """Random BLIP-large-shaped captioning and retrieval models and a DistilRoBERTa-shaped MLM."""
+    from tokenizers import ByteLevelBPETokenizer
+    from transformers import (BertTokenizer, BlipConfig, BlipForConditionalGeneration, BlipForImageTextRetrieval,
+                              BlipImageProcessorPil, BlipProcessor, RobertaConfig, RobertaForMaskedLM,
+                              RobertaTokenizerFast)
+
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS]
+    vocab += [f"filler{k}" for k in range(30522 - len(vocab))] + ["[DEC]", "[ENC]"]
+    tokenizer = BertTokenizer(vocab={t: i for i, t in enumerate(vocab)}, bos_token="[DEC]")
+    processor = BlipProcessor(image_processor=BlipImageProcessorPil(), tokenizer=tokenizer)
+    config = BlipConfig(
+        text_config=dict(vocab_size=30524, hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
+                         intermediate_size=3072, encoder_hidden_size=1024, bos_token_id=30522, sep_token_id=3,
+                         pad_token_id=0),
+        vision_config=dict(hidden_size=1024, num_hidden_layers=24, num_attention_heads=16, intermediate_size=4096,
+                           image_size=384, patch_size=16, initializer_range=0.02),
+        image_text_hidden_size=256)
+    torch.manual_seed(0)
+    with torch.device(device):
+        clm = BlipForConditionalGeneration(config).to(dtype).eval().requires_grad_(False)
+        itm = BlipForImageTextRetrieval(config).to(dtype).eval().requires_grad_(False)
+    clm.text_decoder.label_smoothing = 0.1  # what the published transformers release hard-coded
+
+    bpe = ByteLevelBPETokenizer()
+    bpe.train_from_iterator([" ".join(WORDS)] * 8, vocab_size=400, special_tokens=["<s>", "<pad>", "</s>", "<unk>",
+                                                                                    "<mask>"])
+    bpe.save_model(str(folder))
+    mlm_tokenizer = RobertaTokenizerFast(vocab=str(folder / "vocab.json"), merges=str(folder / "merges.txt"))
+    with torch.device(device):
+        mlm = RobertaForMaskedLM(RobertaConfig(vocab_size=50265, hidden_size=768, num_hidden_layers=6,
+                                               num_attention_heads=12, intermediate_size=3072,
+                                               max_position_embeddings=514, pad_token_id=1, type_vocab_size=1))
+    mlm = mlm.to(dtype).eval().requires_grad_(False)
+    return clm, itm, processor, mlm, mlm_tokenizer
+
+
+def naive_published_swap(mlm, tok, caption: str) -> str:
+    """The published search one candidate pair at a time: four full MLM forwards per ordered pair."""
+    ids = tok(caption).input_ids
+    device = next(mlm.parameters()).device
+    special = set(tok.all_special_ids)
+    pos = [k for k, t in enumerate(ids) if t not in special]
+    best, best_value = None, -2.0
+
+    def logit(seq, at, token):
+        return mlm(input_ids=torch.tensor([seq], device=device)).logits[0, at, token].float()
+
+    for i1 in pos:
+        for i2 in pos:
+            if i1 == i2 or ids[i1] == ids[i2]:
+                continue
+            t1, t2 = ids[i1], ids[i2]
+            s = list(ids); s[i1] = tok.mask_token_id; a = logit(s, i1, t1)
+            s = list(ids); s[i2] = t1; s[i1] = tok.mask_token_id; b = logit(s, i1, t2)
+            s = list(ids); s[i2] = tok.mask_token_id; c = logit(s, i2, t2)
+            s = list(ids); s[i1] = t2; s[i2] = tok.mask_token_id; d = logit(s, i2, t1)
+            p = torch.softmax(torch.stack([a + c, b + d]), 0)
+            value = (p[1] - p[0]).item()
+            if value > best_value:
+                best, best_value = (i1, i2), value
+    if best is None:
+        return caption
+    ids[best[0]], ids[best[1]] = ids[best[1]], ids[best[0]]
+    return tok.decode(ids, skip_special_tokens=True)
+
+
+@torch.no_grad()
+def naive(workload, examples, clm, itm, processor, mlm, mlm_tok, device, dtype):
+    for ex in examples:
+        captions = [ex["caption_0"], ex["caption_1"]]
+        texts = captions
+        if workload == "exp3":
+            texts = captions + [naive_published_swap(mlm, mlm_tok, c) for c in captions]
+        for text in texts:
+            for image in (ex["image_0"], ex["image_1"]):
+                inputs = processor(images=image, text=text, return_tensors="pt").to(device)
+                pixels = inputs.pixel_values.to(dtype)
+                if workload == "exp1":
+                    itm(input_ids=inputs.input_ids, pixel_values=pixels, use_itm_head=False)
+                    itm(input_ids=inputs.input_ids, pixel_values=pixels)
+                ids = inputs.input_ids[:, :-1]
+                clm(pixel_values=pixels, input_ids=ids, labels=ids).loss.item()
+
+
+def package(workload, examples, clm, itm, processor, mlm, mlm_tok, device, dtype, batch_size, full):
+    for first in range(0, len(examples), batch_size):
+        chunk = examples[first:first + batch_size]
+        images = [ex[f"image_{i}"] for ex in chunk for i in (0, 1)]
+        captions = [ex[f"caption_{c}"] for ex in chunk for c in (0, 1)]
+        if workload == "exp1":
+            t, i = blip.grid_pairs(len(chunk), 2, device=device)
+            embeds = blip.encode_images(itm, blip.pixel_values(processor, images, device, dtype))
+            blip.contrastive_similarity(itm, processor.tokenizer, embeds, captions)
+            blip.itm_logits(itm, processor.tokenizer, embeds, captions, t, i)
+            embeds = blip.encode_images(clm, blip.pixel_values(processor, images, device, dtype))
+            out = blip.clm_published_loss(clm, processor.tokenizer, embeds, captions, t, i)
+            if full:
+                out = blip.clm_log_likelihood(clm, processor.tokenizer, embeds, captions, t, i)
+        else:
+            t, i = blip.grid_pairs(len(chunk), 4, device=device)
+            embeds = blip.encode_images(clm, blip.pixel_values(processor, images, device, dtype))
+            swaps = find_swaps(mlm, mlm_tok, captions, PUBLISHED)
+            texts = blip.grid_texts(captions, swapped_or_same(captions, swaps))
+            out = blip.clm_published_loss(clm, processor.tokenizer, embeds, texts, t, i)
+            if full:
+                swaps = find_swaps(mlm, mlm_tok, captions, IMPROVED)
+                texts = blip.grid_texts(captions, swapped_or_same(captions, swaps))
+                out = blip.clm_log_likelihood(clm, processor.tokenizer, embeds, texts, t, i)
+        out.cpu()
+
+
+def floor(workload, examples, clm, itm, processor, device, dtype, batch_size):
+    models = (itm, clm) if workload == "exp1" else (clm,)
+    for first in range(0, len(examples), batch_size):
+        images = [ex[f"image_{i}"] for ex in examples[first:first + batch_size] for i in (0, 1)]
+        pixels = blip.pixel_values(processor, images, device, dtype)
+        for model in models:
+            blip.encode_images(model, pixels).cpu()
+
+
+def timed(fn, device) -> tuple[float, float]:
+    """Wall seconds and peak memory in GiB (GPU allocations on CUDA, the process's peak RSS on the CPU)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+    start = time.perf_counter()
+    fn()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+        return time.perf_counter() - start, torch.cuda.max_memory_allocated() / 2**30
+    return time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--workload", choices=["exp1", "exp3"], default="exp1")
+    p.add_argument("--examples", type=int, default=2, help="synthetic examples for the package and floor paths")
+    p.add_argument("--naive-examples", type=int, default=None,
+                   help="examples for the naive path (default: same); per-example time is what is compared")
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--dtype", default="float32", choices=sorted(blip.DTYPES))
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    args = p.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device, dtype = torch.device(args.device), blip.DTYPES[args.dtype]
+    with tempfile.TemporaryDirectory() as tmp:
+        clm, itm, processor, mlm, mlm_tok = build_models(Path(tmp), device, dtype)
+    examples = synthetic_examples(args.examples)
+    n_naive = args.naive_examples or args.examples
+    models = (clm, itm, processor, mlm, mlm_tok, device, dtype)
+
+    # Warm-up on one example so one-time costs (kernel selection, allocator growth) are not timed.
+    package(args.workload, examples[:1], *models, args.batch_size, full=True)
+    rows = {
+        "(c) floor: vision forwards only": timed(lambda: floor(args.workload, examples, clm, itm, processor, device,
+                                                               dtype, args.batch_size), device),
+        "(b) package": timed(lambda: package(args.workload, examples, *models, args.batch_size, full=False), device),
+        "(b+) package, with exact variants": timed(lambda: package(args.workload, examples, *models, args.batch_size,
+                                                                   full=True), device),
+        "(a) naive, per pair": timed(lambda: naive(args.workload, examples[:n_naive], *models), device),
+    }
+    per_example = {k: s / (n_naive if k.startswith("(a)") else len(examples)) for k, (s, _) in rows.items()}
+    memory = "peak GPU memory GiB" if device.type == "cuda" else "peak RSS GiB (process, cumulative)"
+    print(f"workload {args.workload}, {len(examples)} examples ({n_naive} naive), {device}, {args.dtype}, "
+          f"batch size {args.batch_size}, torch threads {torch.get_num_threads()}")
+    print(f"| path | s / example | {memory} |\n|---|---:|---:|")
+    for k, (_, mem) in rows.items():
+        print(f"| {k} | {per_example[k]:.3f} | {mem:.2f} |")
+    a, b, c = (per_example[k] for k in ("(a) naive, per pair", "(b) package", "(c) floor: vision forwards only"))
+    print(f"\na/b = {a / b:.2f}   b/c = {b / c:.2f}   (b+)/c = {per_example['(b+) package, with exact variants'] / c:.2f}")
+
+
+if __name__ == "__main__":
+    main()
