@@ -12,7 +12,7 @@ import datasets
 import pytest
 from PIL import Image
 
-from conftest import CAPTION_PAIRS, draw_image, write_winoground_folder
+from fixtures import CAPTION_PAIRS, draw_image, write_winoground_folder
 from scoring.data import COLUMNS, HuggingFaceHub, load_winoground
 from scoring.errors import InputError
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import ROOT
+from fixtures import ROOT
 from perturb.swap import load_mlm
 from scoring import blip
 
@@ -177,6 +177,19 @@ def test_bad_data_folder_is_one_line(cli, tmp_path):
     assert "Traceback" not in done.stderr
     assert done.stderr.strip().splitlines()[-1] == f"error: {tmp_path / 'empty' / 'examples.jsonl'} not found: a local " \
                                                    "Winoground folder needs examples.jsonl and images/"
+
+
+def test_readme_smoke_run_works_as_written(tmp_path):
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("## Smoke run without downloads", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
+    commands = [line.replace("/tmp/tiny", str(tmp_path)) for line in block.strip().splitlines()]
+    assert len(commands) == 4 and commands[0].startswith("python tests/fixtures.py")
+    for command in commands:
+        done = subprocess.run(command.replace("python ", f"{sys.executable} ", 1), shell=True, cwd=ROOT, env=_env(),
+                              capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, f"{command}\n{done.stderr[-2000:]}"
+    for n in (1, 2, 3):
+        assert json.loads((tmp_path / f"experiment{n}" / "results.json").read_text())["n_examples"] == 10
 
 
 def test_help_explains_every_flag():

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import CAPTION_PAIRS
+from fixtures import CAPTION_PAIRS
 from perturb.swap import (IMPROVED, PUBLISHED, Swap, SwapCache, find_swaps, improved_swaps, load_mlm,
                           published_swaps, swap_candidates, swap_words, word_swap_candidates)
 
