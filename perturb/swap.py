@@ -41,7 +41,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from scoring.errors import InputError
+from scoring.errors import InputError, first_line
 
 PUBLISHED = "published"
 IMPROVED = "improved"
@@ -91,7 +91,7 @@ def load_mlm(name_or_path: str, device="cpu", dtype=torch.float32):
         tokenizer = AutoTokenizer.from_pretrained(name_or_path)
     except OSError as e:
         raise InputError(f"cannot load a masked LM from '{name_or_path}': pass a hub id or a folder saved with "
-                         f"save_pretrained ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
+                         f"save_pretrained ({first_line(e)})") from None
     return model.to(device).eval().requires_grad_(False), tokenizer
 
 

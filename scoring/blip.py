@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from scoring.errors import InputError
+from scoring.errors import InputError, first_line
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
@@ -43,7 +43,7 @@ def load_blip(model_cls, name_or_path: str, device: str | torch.device = "cpu", 
                                   tokenizer=AutoTokenizer.from_pretrained(name_or_path))
     except OSError as e:
         raise InputError(f"cannot load {model_cls.__name__} from '{name_or_path}': pass a hub id or a folder "
-                         f"saved with save_pretrained ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
+                         f"saved with save_pretrained ({first_line(e)})") from None
     return model.to(device).eval().requires_grad_(False), processor
 
 

@@ -18,7 +18,7 @@ from typing import Callable, Iterable, Protocol
 import datasets
 import PIL.Image
 
-from scoring.errors import InputError
+from scoring.errors import InputError, first_line
 
 DEFAULT_SOURCE = "facebook/winoground"
 PARQUET_CONVERSION = "refs/convert/parquet"
@@ -113,7 +113,7 @@ def _hub_error(repo_id: str, e: Exception) -> InputError:
     if _is_offline(e):
         return InputError(f"cannot reach the Hugging Face hub and {repo_id} is not in the local cache: "
                           f"connect once to download it, or pass a local Winoground folder")
-    return InputError(f"downloading {repo_id} failed ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})")
+    return InputError(f"downloading {repo_id} failed ({type(e).__name__}: {first_line(e)})")
 
 
 def load_winoground(source: str = DEFAULT_SOURCE, limit: int | None = None, *, hub: Hub | None = None,
@@ -222,7 +222,8 @@ def _from_jsonl(jsonl: Path, read_image: Callable[[str], bytes], limit: int | No
             try:
                 example = json.loads(line)
             except json.JSONDecodeError as e:
-                raise InputError(f"{jsonl} line {lineno} is not valid JSON ({e.msg}): fix or remove that line") from None
+                raise InputError(f"{jsonl} line {lineno} is not valid JSON ({e.msg}): "
+                                 f"fix or remove that line") from None
             if not isinstance(example, dict):
                 raise InputError(f"{jsonl} line {lineno} is not a JSON object")
             _check_columns(example.keys(), f"{jsonl} line {lineno}")
@@ -238,7 +239,7 @@ def _from_jsonl(jsonl: Path, read_image: Callable[[str], bytes], limit: int | No
     try:
         return datasets.Dataset.from_dict(rows, features=FEATURES)
     except (ValueError, TypeError) as e:
-        raise InputError(f"{jsonl} has a field of the wrong type: {str(e).splitlines()[0]}") from None
+        raise InputError(f"{jsonl} has a field of the wrong type: {first_line(e)}") from None
 
 
 def _check_columns(present: Iterable[str], where: str) -> None:

@@ -17,6 +17,10 @@ from scoring.data import COLUMNS, HuggingFaceHub, load_winoground
 from scoring.errors import InputError
 
 REPO = "facebook/winoground"
+# The hub's parquet files declare plain Image features (no mode): the loader converts to RGB itself.
+HUB_FEATURES = datasets.Features({
+    c: datasets.Image() if c.startswith("image_") else
+    datasets.Value("int64" if c in ("id", "num_main_preds") else "string") for c in COLUMNS})
 
 
 class LocalHub:
@@ -70,10 +74,8 @@ def parquet_file(winoground_dir, tmp_path) -> Path:
             if c.startswith("image_"):
                 value = {"bytes": (winoground_dir / "images" / f"{value}.png").read_bytes(), "path": None}
             table[c].append(value)
-    features = datasets.Features({c: datasets.Image() if c.startswith("image_") else
-                                  datasets.Value("int64" if c in ("id", "num_main_preds") else "string") for c in COLUMNS})
     path = tmp_path / "test-00000-of-00001.parquet"
-    datasets.Dataset.from_dict(table, features=features).to_parquet(path)
+    datasets.Dataset.from_dict(table, features=HUB_FEATURES).to_parquet(path)
     return path
 
 
@@ -139,9 +141,7 @@ def test_cmyk_image_in_parquet_is_converted(tmp_path, winoground_dir):
     for c, v in zip(COLUMNS, [0, None, None, *CAPTION_PAIRS[0], "Object", "", 1, "Object"]):
         table[c].append({"bytes": _png_bytes(cmyk, "JPEG"), "path": None} if c.startswith("image_") else v)
     path = tmp_path / "test.parquet"
-    datasets.Dataset.from_dict(table, features=datasets.Features(
-        {c: datasets.Image() if c.startswith("image_") else datasets.Value("int64" if c in ("id", "num_main_preds")
-                                                                            else "string") for c in COLUMNS})).to_parquet(path)
+    datasets.Dataset.from_dict(table, features=HUB_FEATURES).to_parquet(path)
     ds = load_winoground(REPO, hub=LocalHub({None: {"data/test-00000.parquet": path}}))
     assert ds[0]["image_0"].mode == "RGB"
     assert ds[0]["image_0"].getpixel((0, 0)) == cmyk.convert("RGB").getpixel((0, 0))
@@ -171,20 +171,33 @@ def test_offline_without_cache_is_one_clear_line(tmp_path):
     assert "\n" not in str(e.value)
 
 
-def test_gated_dataset_says_how_to_get_access(monkeypatch):
-    import huggingface_hub
+def _raise_gated(*args, **kwargs):
     from huggingface_hub import errors
     from huggingface_hub.utils import httpx
 
-    def gated(*args, **kwargs):
-        request = httpx.Request("GET", "https://huggingface.co/api/datasets/facebook/winoground/tree/main")
-        raise errors.GatedRepoError("Access to dataset facebook/winoground is restricted.",
-                                    response=httpx.Response(403, request=request))
+    request = httpx.Request("GET", "https://huggingface.co/api/datasets/facebook/winoground/tree/main")
+    raise errors.GatedRepoError("Access to dataset facebook/winoground is restricted.",
+                                response=httpx.Response(403, request=request))
 
-    monkeypatch.setattr(huggingface_hub.HfApi, "list_repo_files", gated)
+
+def test_gated_dataset_says_how_to_get_access(monkeypatch):
+    import huggingface_hub
+
+    monkeypatch.setattr(huggingface_hub.HfApi, "list_repo_files", _raise_gated)
     with pytest.raises(InputError, match="gated: accept its terms .*hf auth login") as e:
         load_winoground(REPO, hub=HuggingFaceHub())
     assert "\n" not in str(e.value)
+
+
+def test_gated_download_says_how_to_get_access(monkeypatch):
+    # The file list of a gated repo can be public while its files are not.
+    import huggingface_hub
+
+    monkeypatch.setattr(huggingface_hub.HfApi, "list_repo_files",
+                        lambda *a, **k: ["data/test-00000-of-00001.parquet", "README.md"])
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", _raise_gated)
+    with pytest.raises(InputError, match="gated: accept its terms .*hf auth login"):
+        load_winoground(REPO, hub=HuggingFaceHub())
 
 
 def test_folder_without_examples_jsonl(tmp_path):

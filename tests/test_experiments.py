@@ -14,7 +14,6 @@ import pytest
 import torch
 
 from fixtures import ROOT
-from perturb.swap import load_mlm
 from scoring import blip
 
 METHOD_DIRECTIONS = {
@@ -107,7 +106,8 @@ def test_experiment2_ratios_use_the_recorded_swaps(cli, tmp_path, blip_paths, wi
     texts = [r["caption_0"], r["swap_0"], r["swap_exact_0"]]
     embeds = blip.encode_images(model, blip.pixel_values(processor, [ex["image_1"]], "cpu", torch.float32))
     sim = blip.contrastive_similarity(model, processor.tokenizer, embeds, texts)[:, 0]
-    logits = blip.itm_logits(model, processor.tokenizer, embeds, texts, torch.arange(3), torch.zeros(3, dtype=torch.long))
+    pairs = torch.arange(3), torch.zeros(3, dtype=torch.long)  # each text with the one image
+    logits = blip.itm_logits(model, processor.tokenizer, embeds, texts, *pairs)
     assert r["contrastive_ratio"]["c0_i1"] == pytest.approx((sim[0] / sim[1]).item(), rel=1e-4)
     assert r["itm_ratio"]["c0_i1"] == pytest.approx((logits[0, 1] / logits[1, 1]).item(), rel=1e-4)
     assert r["contrastive_exact_ratio"]["c0_i1"] == pytest.approx((sim[0] - sim[2]).item(), abs=1e-5)
@@ -175,8 +175,9 @@ def test_bad_data_folder_is_one_line(cli, tmp_path):
     done = _run(cli("experiment1", tmp_path / "out", "--data", str(tmp_path / "empty")))
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
-    assert done.stderr.strip().splitlines()[-1] == f"error: {tmp_path / 'empty' / 'examples.jsonl'} not found: a local " \
-                                                   "Winoground folder needs examples.jsonl and images/"
+    missing = tmp_path / "empty" / "examples.jsonl"
+    assert done.stderr.strip().splitlines() == [
+        f"error: {missing} not found: a local Winoground folder needs examples.jsonl and images/"]
 
 
 def test_readme_smoke_run_works_as_written(tmp_path):

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from fixtures import CAPTION_PAIRS
-from perturb.swap import (IMPROVED, PUBLISHED, Swap, SwapCache, find_swaps, improved_swaps, load_mlm,
+from perturb.swap import (IMPROVED, PUBLISHED, SwapCache, find_swaps, improved_swaps, load_mlm,
                           published_swaps, swap_candidates, swap_words, word_swap_candidates)
 
 CAPTIONS = [c for pair in CAPTION_PAIRS for c in pair]
@@ -40,16 +40,20 @@ def reference_published(model, tok, caption, seed=0, max_pairs=1000):
     if not pairs:
         return None, 0
     best, best_value = None, None
+
+    def masked(at, put=None):  # ids with position `at` masked and, optionally, put = (position, token) written
+        s = list(ids)
+        if put:
+            s[put[0]] = put[1]
+        s[at] = tok.mask_token_id
+        return s
+
     for i1, i2 in pairs:
         t1, t2 = ids[i1], ids[i2]
-        s = list(ids); s[i1] = tok.mask_token_id
-        a = _logit(model, s, i1, t1)
-        s = list(ids); s[i2] = t1; s[i1] = tok.mask_token_id
-        b = _logit(model, s, i1, t2)
-        s = list(ids); s[i2] = tok.mask_token_id
-        c = _logit(model, s, i2, t2)
-        s = list(ids); s[i1] = t2; s[i2] = tok.mask_token_id
-        d = _logit(model, s, i2, t1)
+        a = _logit(model, masked(i1), i1, t1)
+        b = _logit(model, masked(i1, (i2, t1)), i1, t2)
+        c = _logit(model, masked(i2), i2, t2)
+        d = _logit(model, masked(i2, (i1, t2)), i2, t1)
         p = torch.softmax(torch.stack([a + c, b + d]), dim=0)
         value = (p[1] - p[0]).item()
         if best_value is None or value > best_value:
