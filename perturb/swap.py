@@ -41,11 +41,14 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from scoring.blip import right_pad
 from scoring.errors import InputError, first_line
 
 PUBLISHED = "published"
 IMPROVED = "improved"
 METHODS = (PUBLISHED, IMPROVED)
+# examples.jsonl holds each caption's T' as {prefix}_0 and {prefix}_1.
+FIELD_PREFIX = {PUBLISHED: "swap", IMPROVED: "swap_exact"}
 
 
 @dataclass(frozen=True)
@@ -65,21 +68,14 @@ def swap_fields(swaps: dict[str, Sequence[Swap]]) -> dict[str, list]:
 
     `swaps[method]` holds one Swap per caption, two captions per example; None where a caption has no T'.
     """
-    fields = {}
-    for method, prefix in ((PUBLISHED, "swap"), (IMPROVED, "swap_exact")):
-        if method in swaps:
-            for c in (0, 1):
-                fields[f"{prefix}_{c}"] = [s.text for s in swaps[method][c::2]]
-    return fields
+    return {f"{FIELD_PREFIX[method]}_{c}": [s.text for s in method_swaps[c::2]]
+            for method, method_swaps in swaps.items() for c in (0, 1)}
 
 
 def count_without_swap(records: Sequence[dict]) -> dict[str, int]:
     """How many captions had no T' (and were compared with themselves), per method present in the records."""
-    counts = {}
-    for method, prefix in ((PUBLISHED, "swap"), (IMPROVED, "swap_exact")):
-        if f"{prefix}_0" in records[0]:
-            counts[method] = sum(r[f"{prefix}_{c}"] is None for r in records for c in (0, 1))
-    return counts
+    return {method: sum(r[f"{prefix}_{c}"] is None for r in records for c in (0, 1))
+            for method, prefix in FIELD_PREFIX.items() if f"{prefix}_0" in records[0]}
 
 
 def load_mlm(name_or_path: str, device="cpu", dtype=torch.float32):
@@ -124,13 +120,7 @@ def masked_token_scores(model, sequences: Sequence[Sequence[int]], positions: Se
     out = torch.empty(len(sequences), dtype=torch.float32)
     for start in range(0, len(order), batch_size):
         rows = order[start:start + batch_size]
-        width = max(len(sequences[s]) for s in rows)
-        ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
-        for r, s in enumerate(rows):
-            ids[r, : len(sequences[s])] = torch.tensor(sequences[s])
-        ids = ids.to(device)
-        mask = (torch.arange(width, device=device) < torch.tensor([len(sequences[s]) for s in rows],
-                                                                   device=device)[:, None]).long()
+        ids, mask = right_pad([sequences[s] for s in rows], pad_id, device)
         pos = torch.tensor([positions[s] for s in rows], device=device)
         tgt = torch.tensor([targets[s] for s in rows], device=device)
         logits = _logits_at(model, ids, mask, pos).float()
@@ -314,14 +304,13 @@ def find_swaps(model, tokenizer, captions: Sequence[str], method: str, seed: int
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     dtype = str(next(model.parameters()).dtype).removeprefix("torch.")
-    keys = [(model.name_or_path, dtype, method, seed, max_pairs, c) for c in captions]
-    found = {k: cache.get(k) for k in keys} if cache else {}
-    todo = sorted({k[-1] for k in keys if found.get(k) is None})
+    key = {c: (model.name_or_path, dtype, method, seed, max_pairs, c) for c in captions}  # SwapCache.FIELDS order
+    found = {c: cache.get(k) for c, k in key.items()} if cache else {}
+    todo = sorted(c for c in key if found.get(c) is None)
     if todo:
         search = published_swaps if method == PUBLISHED else improved_swaps
         for caption, swap in zip(todo, search(model, tokenizer, todo, seed, max_pairs, batch_size)):
-            key = (model.name_or_path, dtype, method, seed, max_pairs, caption)
-            found[key] = swap
+            found[caption] = swap
             if cache:
-                cache.put(key, swap)
-    return [found[k] for k in keys]
+                cache.put(key[caption], swap)
+    return [found[c] for c in captions]

@@ -96,7 +96,7 @@ def grid_texts(*text_lists: Sequence[str], per_example: int = 2) -> list[str]:
             for text in texts[n * per_example:(n + 1) * per_example]]
 
 
-def _pad(sequences: Sequence[Sequence[int]], pad_id: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+def right_pad(sequences: Sequence[Sequence[int]], pad_id: int, device) -> tuple[torch.Tensor, torch.Tensor]:
     """Right-pad token id lists into (ids, attention_mask)."""
     width = max(len(s) for s in sequences)
     ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
@@ -114,7 +114,7 @@ def _token_ids(tokenizer, texts: Sequence[str], special_tokens: bool) -> list[li
 @torch.no_grad()
 def contrastive_similarity(model, tokenizer, image_embeds: torch.Tensor, texts: Sequence[str]) -> torch.Tensor:
     """Cosine similarity (n_texts, n_images) of projected [CLS] features; each text encoded once."""
-    ids, mask = _pad(_token_ids(tokenizer, texts, True), tokenizer.pad_token_id, image_embeds.device)
+    ids, mask = right_pad(_token_ids(tokenizer, texts, True), tokenizer.pad_token_id, image_embeds.device)
     text_cls = model.text_encoder(input_ids=ids, attention_mask=mask).last_hidden_state[:, 0]
     text_feat = F.normalize(model.text_proj(text_cls), dim=-1)
     image_feat = F.normalize(model.vision_proj(image_embeds[:, 0]), dim=-1)
@@ -125,7 +125,7 @@ def contrastive_similarity(model, tokenizer, image_embeds: torch.Tensor, texts: 
 def itm_logits(model, tokenizer, image_embeds: torch.Tensor, texts: Sequence[str], text_index: torch.Tensor,
                image_index: torch.Tensor) -> torch.Tensor:
     """The ITM head's two logits (no-match, match) for each pair (texts[text_index[p]], image image_index[p])."""
-    ids, mask = _pad(_token_ids(tokenizer, texts, True), tokenizer.pad_token_id, image_embeds.device)
+    ids, mask = right_pad(_token_ids(tokenizer, texts, True), tokenizer.pad_token_id, image_embeds.device)
     images = image_embeds[image_index]
     image_mask = torch.ones(images.shape[:2], dtype=torch.long, device=images.device)
     hidden = model.text_encoder(input_ids=ids[text_index], attention_mask=mask[text_index],
@@ -154,7 +154,7 @@ def clm_published_loss(model, tokenizer, image_embeds: torch.Tensor, texts: Sequ
     Ids are the processor's `[CLS] tokens [SEP]` with [SEP] dropped and [CLS] kept in first place,
     and the smoothing is 0.1, as the transformers release behind the published numbers hard-coded it.
     """
-    ids, mask = _pad([s[:-1] for s in _token_ids(tokenizer, texts, True)], tokenizer.pad_token_id,
+    ids, mask = right_pad([s[:-1] for s in _token_ids(tokenizer, texts, True)], tokenizer.pad_token_id,
                      image_embeds.device)
     ids, mask = ids[text_index], mask[text_index]
     logits = _decoder_logits(model, image_embeds, ids, mask, image_index)
@@ -174,7 +174,7 @@ def clm_log_likelihood(model, tokenizer, image_embeds: torch.Tensor, texts: Sequ
     prompt_ids = _token_ids(tokenizer, [prompt], False)[0] if prompt else []
     sequences = [[config.bos_token_id, *prompt_ids, *s, config.sep_token_id]
                  for s in _token_ids(tokenizer, texts, False)]
-    ids, mask = _pad(sequences, config.pad_token_id, image_embeds.device)
+    ids, mask = right_pad(sequences, config.pad_token_id, image_embeds.device)
     ids, mask = ids[text_index], mask[text_index]
     logits = _decoder_logits(model, image_embeds, ids, mask, image_index)
     token_log_probs = logits.gather(-1, ids[:, 1:].unsqueeze(-1)).squeeze(-1) - logits.logsumexp(dim=-1)
