@@ -85,7 +85,9 @@ def blip_config(vocab_size: int, bos: int, sep: int, pad: int = 0, image_size: i
         text_config=dict(vocab_size=vocab_size, hidden_size=text_hidden, encoder_hidden_size=vision_hidden,
                          intermediate_size=2 * text_hidden, num_hidden_layers=text_layers,
                          num_attention_heads=text_heads, max_position_embeddings=64, bos_token_id=bos,
-                         sep_token_id=sep, pad_token_id=pad, eos_token_id=sep),
+                         sep_token_id=sep, pad_token_id=pad, eos_token_id=sep,
+                         # With the default 0.02 the tiny text side barely tells word orders apart.
+                         initializer_range=0.2),
         vision_config=dict(hidden_size=vision_hidden, intermediate_size=2 * vision_hidden,
                            num_hidden_layers=vision_layers, num_attention_heads=vision_heads,
                            image_size=image_size, patch_size=patch,

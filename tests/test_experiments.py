@@ -95,39 +95,46 @@ def test_results_match_recomputed_metrics_and_printed_table(cli, tmp_path, exper
     assert "(reference)" in done.stdout and "wall time" in done.stdout
 
 
-def test_experiment2_ratios_use_the_recorded_swaps(cli, tmp_path, blip_paths, winoground_dir):
+# Example 4's caption_0 has different published and improved T' on the test MLM, so these checks can
+# tell which T' each ratio used.
+RATIO_EXAMPLE = 4
+
+
+def _ratio_example(cli, tmp_path, experiment, winoground_dir):
     from scoring.data import load_winoground
     out = tmp_path / "out"
-    assert _run(cli("experiment2", out, "--limit", "2")).returncode == 0
-    r = _records(out)[1]
-    assert r["swap_0"] is not None and r["swap_exact_0"] is not None
+    assert _run(cli(experiment, out, "--limit", str(RATIO_EXAMPLE + 1))).returncode == 0
+    r = _records(out)[RATIO_EXAMPLE]
+    assert None not in (r["swap_0"], r["swap_exact_0"]) and r["swap_0"] != r["swap_exact_0"]
+    return r, load_winoground(str(winoground_dir), limit=RATIO_EXAMPLE + 1)[RATIO_EXAMPLE]
+
+
+def test_experiment2_ratios_use_the_recorded_swaps(cli, tmp_path, blip_paths, winoground_dir):
+    r, ex = _ratio_example(cli, tmp_path, "experiment2", winoground_dir)
     model, processor = blip.load_retrieval_model(str(blip_paths["itm"]))
-    ex = load_winoground(str(winoground_dir), limit=2)[1]
     texts = [r["caption_0"], r["swap_0"], r["swap_exact_0"]]
     embeds = blip.encode_images(model, blip.pixel_values(processor, [ex["image_1"]], "cpu", torch.float32))
     sim = blip.contrastive_similarity(model, processor.tokenizer, embeds, texts)[:, 0]
     pairs = torch.arange(3), torch.zeros(3, dtype=torch.long)  # each text with the one image
     logits = blip.itm_logits(model, processor.tokenizer, embeds, texts, *pairs)
+    log_p = blip.itm_log_prob(logits)
+    # The two T' must score differently, or these checks could not tell which one a ratio used.
+    assert abs(sim[1] - sim[2]) > 1e-4 and abs(logits[1, 1] - logits[2, 1]) > 1e-4 and abs(log_p[1] - log_p[2]) > 1e-4
     assert r["contrastive_ratio"]["c0_i1"] == pytest.approx((sim[0] / sim[1]).item(), rel=1e-4)
     assert r["itm_ratio"]["c0_i1"] == pytest.approx((logits[0, 1] / logits[1, 1]).item(), rel=1e-4)
     assert r["contrastive_exact_ratio"]["c0_i1"] == pytest.approx((sim[0] - sim[2]).item(), abs=1e-5)
-    log_p = blip.itm_log_prob(logits)
     assert r["itm_exact_ratio"]["c0_i1"] == pytest.approx((log_p[0] - log_p[2]).item(), abs=1e-5)
 
 
 def test_experiment3_ratios_use_the_recorded_swaps(cli, tmp_path, blip_paths, winoground_dir):
-    from scoring.data import load_winoground
-    out = tmp_path / "out"
-    assert _run(cli("experiment3", out, "--limit", "2")).returncode == 0
-    r = _records(out)[0]
+    r, ex = _ratio_example(cli, tmp_path, "experiment3", winoground_dir)
     model, processor = blip.load_captioning_model(str(blip_paths["clm"]))
-    ex = load_winoground(str(winoground_dir), limit=1)[0]
     embeds = blip.encode_images(model, blip.pixel_values(processor, [ex["image_0"]], "cpu", torch.float32))
     zero = torch.zeros(1, dtype=torch.long)
-    loss_swap = blip.clm_published_loss(model, processor.tokenizer, embeds, [r["swap_1"]], zero, zero)[0]
-    ll_swap = blip.clm_log_likelihood(model, processor.tokenizer, embeds, [r["swap_exact_1"]], zero, zero)[0]
-    assert r["clm_ratio"]["c1_i0"] == pytest.approx(r["clm"]["c1_i0"] / loss_swap.item(), rel=1e-4)
-    assert r["clm_exact_ratio"]["c1_i0"] == pytest.approx(r["clm_exact"]["c1_i0"] - ll_swap.item(), abs=1e-4)
+    loss_swap = blip.clm_published_loss(model, processor.tokenizer, embeds, [r["swap_0"]], zero, zero)[0]
+    ll_swap = blip.clm_log_likelihood(model, processor.tokenizer, embeds, [r["swap_exact_0"]], zero, zero)[0]
+    assert r["clm_ratio"]["c0_i0"] == pytest.approx(r["clm"]["c0_i0"] / loss_swap.item(), rel=1e-4)
+    assert r["clm_exact_ratio"]["c0_i0"] == pytest.approx(r["clm_exact"]["c0_i0"] - ll_swap.item(), abs=1e-4)
 
 
 def test_two_runs_are_identical(cli, tmp_path):
