@@ -41,7 +41,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from scoring.blip import right_pad
+from scoring.batching import right_pad
 from scoring.errors import InputError, first_line
 
 PUBLISHED = "published"

@@ -8,12 +8,15 @@ are counted.
 
 Scores and their arithmetic (see SPEC sections 4 and 5):
 - `contrastive_similarity`: cosine of the projected, normalized [CLS] features (`use_itm_head=False`).
-- `itm_logits`: the two ITM logits; index 1 is "match". As published: the raw logit; exact: its
-  log-softmax, `itm_log_prob`.
+- `itm_logits`: the two ITM logits; index 1 is "match". As published: the raw logit, with the
+  processor's [CLS] first as transformers feeds it; `itm_log_prob` gives log P(match). With
+  `first_token=enc_token_id(...)` the first token is [ENC], as BLIP computed ITM in training.
 - `clm_published_loss`: what the published numbers used: ids `[CLS] tokens` ([SEP] dropped, [CLS] not
   replaced by the decoder's bos), mean next-token cross-entropy with label smoothing 0.1. Lower is better.
 - `clm_log_likelihood`: log P(T|I) = sum of token log-probabilities of `[DEC] tokens [SEP]`, as BLIP
   was trained, optionally after an unscored prompt such as "a picture of ".
+
+`BlipRetrievalScorer` and `BlipCaptioningScorer` put these behind the `scoring.Scorer` interface.
 """
 
 from __future__ import annotations
@@ -24,9 +27,9 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from scoring.errors import InputError, first_line
-
-DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+from scoring.base import Scorer, load_component, load_pretrained
+from scoring.batching import right_pad, summed_log_probs, token_ids
+from scoring.errors import InputError
 
 
 def load_blip(model_cls, name_or_path: str, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32):
@@ -37,14 +40,11 @@ def load_blip(model_cls, name_or_path: str, device: str | torch.device = "cpu", 
     """
     from transformers import AutoTokenizer, BlipImageProcessorPil, BlipProcessor
 
-    try:
-        model = model_cls.from_pretrained(name_or_path, dtype=dtype)
-        processor = BlipProcessor(image_processor=BlipImageProcessorPil.from_pretrained(name_or_path),
-                                  tokenizer=AutoTokenizer.from_pretrained(name_or_path))
-    except OSError as e:
-        raise InputError(f"cannot load {model_cls.__name__} from '{name_or_path}': pass a hub id or a folder "
-                         f"saved with save_pretrained ({first_line(e)})") from None
-    return model.to(device).eval().requires_grad_(False), processor
+    model = load_pretrained(model_cls, name_or_path, device, dtype)
+    processor = BlipProcessor(
+        image_processor=load_component(BlipImageProcessorPil.from_pretrained, name_or_path, "image processor"),
+        tokenizer=load_component(AutoTokenizer.from_pretrained, name_or_path, "tokenizer"))
+    return model, processor
 
 
 def load_captioning_model(name_or_path: str, device="cpu", dtype=torch.float32):
@@ -59,7 +59,7 @@ def load_retrieval_model(name_or_path: str, device="cpu", dtype=torch.float32):
     return load_blip(BlipForImageTextRetrieval, name_or_path, device, dtype)
 
 
-def pixel_values(processor, images: Sequence[Image.Image], device, dtype) -> torch.Tensor:
+def pixel_values(processor, images: Sequence[Image.Image], device="cpu", dtype=torch.float32) -> torch.Tensor:
     """Images converted to RGB and preprocessed (resize, rescale, normalize) by the BLIP processor."""
     rgb = [im if im.mode == "RGB" else im.convert("RGB") for im in images]
     return processor.image_processor(images=rgb, return_tensors="pt").pixel_values.to(device=device, dtype=dtype)
@@ -71,50 +71,30 @@ def encode_images(model, pixels: torch.Tensor) -> torch.Tensor:
     return model.vision_model(pixel_values=pixels).last_hidden_state
 
 
-def grid_pairs(n_examples: int, texts_per_example: int, images_per_example: int = 2,
-               device="cpu") -> tuple[torch.Tensor, torch.Tensor]:
-    """Indices pairing every text of an example with every image of the same example.
+def enc_token_id(tokenizer, text_config) -> int:
+    """The id of BLIP's [ENC] token, which BLIP put first in the ITM encoder's input instead of [CLS].
 
-    Texts are laid out example-major (text j of example n is n * texts_per_example + j), images likewise.
-    A score vector over the pairs reshapes to (n_examples, texts_per_example, images_per_example).
+    BLIP's tokenizer is bert-base-uncased (30522 tokens) plus [DEC] (30522) and [ENC] (30523), and its
+    text embedding has 30524 rows. transformers' conversion copied that embedding whole and made [DEC]
+    the text config's `bos_token_id`; the hub tokenizers know [DEC] but not always [ENC]. So [ENC] is
+    read from the tokenizer when it has it, else it is the row right after [DEC] when the embedding
+    ends there, as in every converted BLIP checkpoint.
     """
-    n = torch.arange(n_examples, device=device).view(-1, 1, 1)
-    t = torch.arange(texts_per_example, device=device).view(1, -1, 1)
-    i = torch.arange(images_per_example, device=device).view(1, 1, -1)
-    text_index = (n * texts_per_example + t).expand(-1, -1, images_per_example).reshape(-1)
-    image_index = (n * images_per_example + i).expand(-1, texts_per_example, -1).reshape(-1)
-    return text_index, image_index
-
-
-def grid_texts(*text_lists: Sequence[str], per_example: int = 2) -> list[str]:
-    """Interleave per-example texts for `grid_pairs`: example n gets lists[0][2n:2n+2], lists[1][2n:2n+2], ...
-
-    E.g. grid_texts(captions, swapped) lays out caption_0, caption_1, T'_0, T'_1 for each example.
-    """
-    n_examples = len(text_lists[0]) // per_example
-    return [text for n in range(n_examples) for texts in text_lists
-            for text in texts[n * per_example:(n + 1) * per_example]]
-
-
-def right_pad(sequences: Sequence[Sequence[int]], pad_id: int, device) -> tuple[torch.Tensor, torch.Tensor]:
-    """Right-pad token id lists into (ids, attention_mask)."""
-    width = max(len(s) for s in sequences)
-    ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(sequences), width), dtype=torch.long)
-    for row, s in enumerate(sequences):
-        ids[row, : len(s)] = torch.tensor(s, dtype=torch.long)
-        mask[row, : len(s)] = 1
-    return ids.to(device), mask.to(device)
-
-
-def _token_ids(tokenizer, texts: Sequence[str], special_tokens: bool) -> list[list[int]]:
-    return tokenizer(list(texts), add_special_tokens=special_tokens)["input_ids"]
+    vocab = tokenizer.get_vocab()
+    if "[ENC]" in vocab:
+        return vocab["[ENC]"]
+    bos = text_config.bos_token_id
+    if bos is not None and text_config.vocab_size == bos + 2 and len(tokenizer) <= bos + 1:
+        return bos + 1
+    raise InputError(f"cannot find BLIP's [ENC] token: the tokenizer lacks it and the text embedding "
+                     f"({text_config.vocab_size} rows, [DEC] = {bos}) does not end with it as converted BLIP "
+                     f"checkpoints do; use the 'itm' head instead of 'itm_enc'")
 
 
 @torch.no_grad()
 def contrastive_similarity(model, tokenizer, image_embeds: torch.Tensor, texts: Sequence[str]) -> torch.Tensor:
     """Cosine similarity (n_texts, n_images) of projected [CLS] features; each text encoded once."""
-    ids, mask = right_pad(_token_ids(tokenizer, texts, True), tokenizer.pad_token_id, image_embeds.device)
+    ids, mask = right_pad(token_ids(tokenizer, texts, True), tokenizer.pad_token_id, image_embeds.device)
     text_cls = model.text_encoder(input_ids=ids, attention_mask=mask).last_hidden_state[:, 0]
     text_feat = F.normalize(model.text_proj(text_cls), dim=-1)
     image_feat = F.normalize(model.vision_proj(image_embeds[:, 0]), dim=-1)
@@ -123,9 +103,14 @@ def contrastive_similarity(model, tokenizer, image_embeds: torch.Tensor, texts: 
 
 @torch.no_grad()
 def itm_logits(model, tokenizer, image_embeds: torch.Tensor, texts: Sequence[str], text_index: torch.Tensor,
-               image_index: torch.Tensor) -> torch.Tensor:
-    """The ITM head's two logits (no-match, match) for each pair (texts[text_index[p]], image image_index[p])."""
-    ids, mask = right_pad(_token_ids(tokenizer, texts, True), tokenizer.pad_token_id, image_embeds.device)
+               image_index: torch.Tensor, first_token: int | None = None) -> torch.Tensor:
+    """The ITM head's two logits (no-match, match) for each pair (texts[text_index[p]], image image_index[p]).
+
+    `first_token` replaces the processor's [CLS] in first place (BLIP's own ITM used [ENC]).
+    """
+    ids, mask = right_pad(token_ids(tokenizer, texts, True), tokenizer.pad_token_id, image_embeds.device)
+    if first_token is not None:
+        ids[:, 0] = first_token
     images = image_embeds[image_index]
     image_mask = torch.ones(images.shape[:2], dtype=torch.long, device=images.device)
     hidden = model.text_encoder(input_ids=ids[text_index], attention_mask=mask[text_index],
@@ -154,8 +139,8 @@ def clm_published_loss(model, tokenizer, image_embeds: torch.Tensor, texts: Sequ
     Ids are the processor's `[CLS] tokens [SEP]` with [SEP] dropped and [CLS] kept in first place,
     and the smoothing is 0.1, as the transformers release behind the published numbers hard-coded it.
     """
-    ids, mask = right_pad([s[:-1] for s in _token_ids(tokenizer, texts, True)], tokenizer.pad_token_id,
-                     image_embeds.device)
+    ids, mask = right_pad([s[:-1] for s in token_ids(tokenizer, texts, True)], tokenizer.pad_token_id,
+                          image_embeds.device)
     ids, mask = ids[text_index], mask[text_index]
     logits = _decoder_logits(model, image_embeds, ids, mask, image_index)
     targets, valid = ids[:, 1:], mask[:, 1:].float()
@@ -171,13 +156,68 @@ def clm_log_likelihood(model, tokenizer, image_embeds: torch.Tensor, texts: Sequ
                        image_index: torch.Tensor, prompt: str = "") -> torch.Tensor:
     """log P(T|I): summed log-probabilities of the caption's tokens and the end token, after [DEC] + prompt."""
     config = model.config.text_config
-    prompt_ids = _token_ids(tokenizer, [prompt], False)[0] if prompt else []
+    prompt_ids = token_ids(tokenizer, [prompt], False)[0] if prompt else []
     sequences = [[config.bos_token_id, *prompt_ids, *s, config.sep_token_id]
-                 for s in _token_ids(tokenizer, texts, False)]
+                 for s in token_ids(tokenizer, texts, False)]
     ids, mask = right_pad(sequences, config.pad_token_id, image_embeds.device)
     ids, mask = ids[text_index], mask[text_index]
     logits = _decoder_logits(model, image_embeds, ids, mask, image_index)
-    token_log_probs = logits.gather(-1, ids[:, 1:].unsqueeze(-1)).squeeze(-1) - logits.logsumexp(dim=-1)
     scored = mask[:, 1:].clone()
     scored[:, : len(prompt_ids)] = 0  # the prompt conditions the caption but is not scored
-    return (token_log_probs * scored).sum(dim=1)
+    return summed_log_probs(logits, ids[:, 1:], scored)
+
+
+class _BlipScorer(Scorer):
+    display_name = "BLIP"
+    model_type = "blip"
+
+    @classmethod
+    def load(cls, name_or_path, head, device="cpu", dtype=torch.float32):
+        import transformers
+
+        model, processor = load_blip(getattr(transformers, cls.architecture), name_or_path, device, dtype)
+        return cls(model, processor, head, name_or_path)
+
+    def encode(self, pixels):
+        return encode_images(self.model, pixels.to(self.device, self.dtype))
+
+
+class BlipRetrievalScorer(_BlipScorer):
+    """BlipForImageTextRetrieval: contrastive similarity and the ITM head ([CLS] or [ENC] first)."""
+    family = "blip-retrieval"
+    architecture = "BlipForImageTextRetrieval"
+    HEADS = {"contrastive": True, "itm": True, "itm_logprob": True, "itm_enc": True}
+
+    def _contrastive(self, features, texts, t, i):
+        return contrastive_similarity(self.model, self.processor.tokenizer, features, texts)[t, i]
+
+    def _itm(self, features, texts, t, i):
+        return itm_logits(self.model, self.processor.tokenizer, features, texts, t, i)[:, 1]
+
+    def _itm_logprob(self, features, texts, t, i):
+        return itm_log_prob(itm_logits(self.model, self.processor.tokenizer, features, texts, t, i))
+
+    def _score_heads(self, features, texts, t, i, heads):
+        scores = {}
+        if {"itm", "itm_logprob"} & set(heads):  # one ITM forward serves both
+            logits = itm_logits(self.model, self.processor.tokenizer, features, texts, t, i)
+            scores = {"itm": logits[:, 1], "itm_logprob": itm_log_prob(logits)}
+        others = [h for h in heads if h not in scores]
+        return {**scores, **super()._score_heads(features, texts, t, i, others)}
+
+    def _itm_enc(self, features, texts, t, i):
+        enc = enc_token_id(self.processor.tokenizer, self.model.config.text_config)
+        return itm_log_prob(itm_logits(self.model, self.processor.tokenizer, features, texts, t, i, first_token=enc))
+
+
+class BlipCaptioningScorer(_BlipScorer):
+    """BlipForConditionalGeneration: the published label-smoothed loss (`clm`) and log P(T|I) (`clm_exact`)."""
+    family = "blip-captioning"
+    architecture = "BlipForConditionalGeneration"
+    HEADS = {"clm": False, "clm_exact": True}
+
+    def _clm(self, features, texts, t, i):
+        return clm_published_loss(self.model, self.processor.tokenizer, features, texts, t, i)
+
+    def _clm_exact(self, features, texts, t, i):
+        return clm_log_likelihood(self.model, self.processor.tokenizer, features, texts, t, i)

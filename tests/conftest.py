@@ -11,7 +11,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import pytest
 
-from fixtures import build_blip, build_roberta, write_winoground_folder
+from fixtures import build_blip, build_blip2_captioning, build_clip, build_roberta, write_winoground_folder
 
 
 @pytest.fixture(scope="session")
@@ -35,3 +35,13 @@ def mlm_path(tmp_path_factory) -> Path:
 def other_mlm_path(tmp_path_factory) -> Path:
     """A second tiny MLM with other weights, to check that caches keyed by model are invalidated."""
     return build_roberta(tmp_path_factory.mktemp("roberta_other"), seed=4)
+
+
+@pytest.fixture(scope="session")
+def clip_path(tmp_path_factory) -> Path:
+    return build_clip(tmp_path_factory.mktemp("clip"))
+
+
+@pytest.fixture(scope="session")
+def blip2_opt_path(tmp_path_factory) -> Path:
+    return build_blip2_captioning(tmp_path_factory.mktemp("blip2_opt"), "opt")

@@ -1,10 +1,11 @@
 """Tiny offline stand-ins for the real checkpoints and data, for the tests and for a smoke run.
 
-Random-weight BLIP and RoBERTa models built from configs and saved with `save_pretrained` (so code
-loads them by path exactly as it would load a hub id), and a Winoground-format folder whose images are
-drawn with Pillow. Nothing here touches the network. From the command line:
+Random-weight models of every scorer family (BLIP, BLIP-2 with OPT and with T5, CLIP, SigLIP) and a
+RoBERTa MLM, built from configs and saved with `save_pretrained` (so code loads them by path exactly as
+it would load a hub id), with small tokenizers built here, and a Winoground-format folder whose images
+are drawn with Pillow. Nothing here touches the network. From the command line:
 
-    python tests/fixtures.py /tmp/tiny      # writes winoground/, blip-clm/, blip-itm/, mlm/ there
+    python tests/fixtures.py /tmp/tiny      # writes winoground/, blip-clm/, blip-itm/, clip/, ..., mlm/ there
 """
 
 from __future__ import annotations
@@ -128,9 +129,139 @@ def build_blip(folder: Path, kind: str, seed: int) -> Path:
     cls = {"clm": BlipForConditionalGeneration, "itm": BlipForImageTextRetrieval}[kind]
     processor, vocab = blip_processor(folder)
     torch.manual_seed(seed)
-    cls(blip_config(len(vocab), bos=vocab.index("[DEC]"), sep=vocab.index("[SEP]"))).eval().save_pretrained(folder)
+    # As in BLIP's own vocabulary, the embedding has one more row than the tokenizer: [ENC], right after [DEC].
+    config = blip_config(len(vocab) + 1, bos=vocab.index("[DEC]"), sep=vocab.index("[SEP]"))
+    cls(config).eval().save_pretrained(folder)
     processor.save_pretrained(folder)
     return folder
+
+
+def word_tokenizer(specials: list[str], template: str, **roles):
+    """A fast word-level tokenizer over the fixture words; `template` places the specials, e.g. "$A </s>"."""
+    from tokenizers import Tokenizer, normalizers, pre_tokenizers, processors
+    from tokenizers.models import WordLevel
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {t: i for i, t in enumerate(specials + WORDS + ["<image>"])}
+    tok = Tokenizer(WordLevel(vocab, unk_token=roles["unk_token"]))
+    tok.normalizer = normalizers.Lowercase()
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok.post_processor = processors.TemplateProcessing(
+        single=template, special_tokens=[(t, vocab[t]) for t in specials if t in template.split()])
+    return PreTrainedTokenizerFast(tokenizer_object=tok, **roles), vocab
+
+
+def _small_vision(**extra) -> dict:
+    # A large initializer_range: with the default the random vision towers see every image alike.
+    return dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4, image_size=32,
+                patch_size=8, initializer_range=0.5, **extra)
+
+
+def build_clip(folder: Path, seed: int = 5) -> Path:
+    """A tiny random CLIPModel with a word-level tokenizer (<|startoftext|> text <|endoftext|>)."""
+    from transformers import CLIPConfig, CLIPImageProcessorPil, CLIPModel
+
+    folder.mkdir(parents=True, exist_ok=True)
+    tokenizer, vocab = word_tokenizer(["<pad>", "<unk>", "<|startoftext|>", "<|endoftext|>"],
+                                      "<|startoftext|> $A <|endoftext|>", pad_token="<pad>", unk_token="<unk>",
+                                      bos_token="<|startoftext|>", eos_token="<|endoftext|>")
+    config = CLIPConfig(text_config=dict(vocab_size=len(vocab), hidden_size=32, intermediate_size=64,
+                                         num_hidden_layers=2, num_attention_heads=4, max_position_embeddings=32,
+                                         pad_token_id=0, bos_token_id=2, eos_token_id=3, initializer_factor=4.0),
+                        vision_config=_small_vision(), projection_dim=16)
+    torch.manual_seed(seed)
+    CLIPModel(config).eval().save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    CLIPImageProcessorPil(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}).save_pretrained(folder)
+    return folder
+
+
+def build_siglip(folder: Path, seed: int = 6) -> Path:
+    """A tiny random SiglipModel; its tokenizer appends </s> and texts are padded to the full 16 positions."""
+    from transformers import SiglipConfig, SiglipImageProcessorPil, SiglipModel
+
+    folder.mkdir(parents=True, exist_ok=True)
+    tokenizer, vocab = word_tokenizer(["<pad>", "</s>", "<unk>"], "$A </s>", pad_token="<pad>", unk_token="<unk>",
+                                      eos_token="</s>")
+    config = SiglipConfig(text_config=dict(vocab_size=len(vocab), hidden_size=32, intermediate_size=64,
+                                           num_hidden_layers=2, num_attention_heads=4, max_position_embeddings=16,
+                                           pad_token_id=0, eos_token_id=1),
+                          vision_config=_small_vision())
+    torch.manual_seed(seed)
+    SiglipModel(config).eval().save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    SiglipImageProcessorPil(size={"height": 32, "width": 32}).save_pretrained(folder)
+    return folder
+
+
+def _blip2_config(text_config: dict, image_token_index: int | None = None, qformer_text_input: bool = False):
+    from transformers import Blip2Config
+
+    vocab = BLIP_SPECIALS + WORDS + ["[DEC]"]
+    return Blip2Config(vision_config=_small_vision(),
+                       qformer_config=dict(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2,
+                                           num_attention_heads=4, intermediate_size=64, encoder_hidden_size=32,
+                                           cross_attention_frequency=1, max_position_embeddings=64, pad_token_id=0,
+                                           initializer_range=0.2, use_qformer_text_input=qformer_text_input),
+                       text_config=text_config, num_query_tokens=4, image_text_hidden_size=16,
+                       image_token_index=image_token_index)
+
+
+def _distinct_queries(model):
+    # transformers initializes the learned queries to zeros, which makes every query output the same.
+    with torch.no_grad():
+        model.query_tokens.normal_(0.0, 1.0)
+    return model
+
+
+def build_blip2_retrieval(folder: Path, seed: int = 7) -> Path:
+    """A tiny random Blip2ForImageTextRetrieval with BLIP's BERT tokenizer."""
+    from transformers import Blip2ForImageTextRetrieval
+
+    folder.mkdir(parents=True, exist_ok=True)
+    processor, _ = blip_processor(folder)
+    torch.manual_seed(seed)
+    model = Blip2ForImageTextRetrieval(_blip2_config({"model_type": "opt"}, qformer_text_input=True))
+    _distinct_queries(model).eval().save_pretrained(folder)
+    processor.save_pretrained(folder)
+    return folder
+
+
+def build_blip2_captioning(folder: Path, language_model: str, seed: int = 8) -> Path:
+    """A tiny random Blip2ForConditionalGeneration over a decoder-only OPT or an encoder-decoder T5."""
+    from transformers import Blip2ForConditionalGeneration, BlipImageProcessorPil
+
+    folder.mkdir(parents=True, exist_ok=True)
+    if language_model == "opt":  # OPT's tokenizer puts </s> first and appends nothing
+        tokenizer, vocab = word_tokenizer(["<s>", "<pad>", "</s>", "<unk>"], "</s> $A", pad_token="<pad>",
+                                          unk_token="<unk>", bos_token="</s>", eos_token="</s>")
+        text = dict(model_type="opt", vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, ffn_dim=64,
+                    num_attention_heads=4, max_position_embeddings=64, word_embed_proj_dim=32, pad_token_id=1,
+                    bos_token_id=2, eos_token_id=2, init_std=0.2)
+    else:  # T5's tokenizer appends </s>
+        tokenizer, vocab = word_tokenizer(["<pad>", "</s>", "<unk>"], "$A </s>", pad_token="<pad>",
+                                          unk_token="<unk>", eos_token="</s>")
+        text = dict(model_type="t5", vocab_size=len(vocab), d_model=32, d_kv=8, d_ff=64, num_layers=2,
+                    num_decoder_layers=2, num_heads=4, feed_forward_proj="gated-gelu", pad_token_id=0,
+                    eos_token_id=1, decoder_start_token_id=0, tie_word_embeddings=False)
+    torch.manual_seed(seed)
+    model = Blip2ForConditionalGeneration(_blip2_config(text, image_token_index=vocab["<image>"]))
+    _distinct_queries(model).eval().save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    BlipImageProcessorPil(size={"height": 32, "width": 32}).save_pretrained(folder)
+    return folder
+
+
+# One tiny checkpoint per scorer family (and both BLIP-2 language-model kinds), by name.
+TINY_CHECKPOINTS = {
+    "blip-retrieval": lambda folder: build_blip(folder, "itm", seed=2),
+    "blip-captioning": lambda folder: build_blip(folder, "clm", seed=1),
+    "blip2-retrieval": build_blip2_retrieval,
+    "blip2-captioning-opt": lambda folder: build_blip2_captioning(folder, "opt"),
+    "blip2-captioning-t5": lambda folder: build_blip2_captioning(folder, "t5"),
+    "clip": build_clip,
+    "siglip": build_siglip,
+}
 
 
 def build_all(root: Path) -> dict[str, Path]:
@@ -139,6 +270,7 @@ def build_all(root: Path) -> dict[str, Path]:
     return {"winoground": write_winoground_folder(root / "winoground"),
             "blip-clm": build_blip(root / "blip-clm", "clm", seed=1),
             "blip-itm": build_blip(root / "blip-itm", "itm", seed=2),
+            "clip": build_clip(root / "clip"),
             "mlm": build_roberta(root / "mlm")}
 
 

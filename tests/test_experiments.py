@@ -17,14 +17,15 @@ from fixtures import ROOT
 from scoring import blip
 
 METHOD_DIRECTIONS = {
-    "experiment1": {"contrastive": True, "itm": True, "itm_logprob": True, "clm": False, "clm_exact": True},
+    "experiment1": {"contrastive": True, "itm": True, "itm_logprob": True, "itm_enc": True, "clm": False,
+                    "clm_exact": True},
     "experiment2": {"contrastive": True, "itm": True, "contrastive_ratio": True, "itm_ratio": True,
-                    "contrastive_exact_ratio": True, "itm_exact_ratio": True},
+                    "contrastive_exact_ratio": True, "itm_exact_ratio": True, "itm_enc_exact_ratio": True},
     "experiment3": {"clm": False, "clm_exact": True, "clm_ratio": False, "clm_exact_ratio": True},
 }
-PUBLISHED_IMAGE = {"experiment1": {"clm": "29.00", "itm": "24.25", "contrastive": "16.00"},
-                   "experiment2": {"contrastive": "16.00", "itm": "24.25", "contrastive_ratio": "52.00",
-                                   "itm_ratio": "25.00"},
+PUBLISHED_IMAGE = {"experiment1": {"clm": "29.00", "itm": "24.25", "contrastive": "13.50"},
+                   "experiment2": {"contrastive": "13.50", "itm": "24.25", "contrastive_ratio": "52.00",
+                                   "itm_ratio": "32.75"},
                    "experiment3": {"clm": "29.00", "clm_ratio": "50.25"}}
 
 
@@ -101,7 +102,7 @@ RATIO_EXAMPLE = 4
 
 
 def _ratio_example(cli, tmp_path, experiment, winoground_dir):
-    from scoring.data import load_winoground
+    from evaluation.winoground import load_winoground
     out = tmp_path / "out"
     assert _run(cli(experiment, out, "--limit", str(RATIO_EXAMPLE + 1))).returncode == 0
     r = _records(out)[RATIO_EXAMPLE]
@@ -135,6 +136,35 @@ def test_experiment3_ratios_use_the_recorded_swaps(cli, tmp_path, blip_paths, wi
     ll_swap = blip.clm_log_likelihood(model, processor.tokenizer, embeds, [r["swap_exact_0"]], zero, zero)[0]
     assert r["clm_ratio"]["c0_i0"] == pytest.approx(r["clm"]["c0_i0"] / loss_swap.item(), rel=1e-4)
     assert r["clm_exact_ratio"]["c0_i0"] == pytest.approx(r["clm_exact"]["c0_i0"] - ll_swap.item(), abs=1e-4)
+
+
+def test_experiment2_with_clip_has_only_contrastive_rows(cli, tmp_path, clip_path):
+    out = tmp_path / "out"
+    done = _run(cli("experiment2", out, "--itm-model", str(clip_path)))
+    assert done.returncode == 0, done.stderr
+    results = json.loads((out / "results.json").read_text())
+    assert list(results["methods"]) == ["contrastive", "contrastive_ratio", "contrastive_exact_ratio"]
+    assert results["models"]["itm"] == {"name_or_path": str(clip_path), "family": "clip"}
+    records = _records(out)
+    for key, method in results["methods"].items():
+        assert {k: method[k] for k in ("text", "image", "group")} == _winoground(records, key, True)
+        assert method["published_image"] is None  # the published numbers are BLIP's
+    assert _row(done.stdout, "CLIP contrastive head")[4] == "-"
+    assert _row(done.stdout, "DistilRoBERTa + CLIP contrastive head score ratios (as published)")
+    assert "ITM" not in done.stdout and "rows contrastive, contrastive_ratio, contrastive_exact_ratio: --itm-model" \
+        in done.stdout
+    assert "itm" not in records[0] and "contrastive_ratio" in records[0]
+
+
+def test_experiment3_with_blip2_has_the_exact_rows(cli, tmp_path, blip2_opt_path):
+    out = tmp_path / "out"
+    done = _run(cli("experiment3", out, "--clm-model", str(blip2_opt_path), "--limit", "4"))
+    assert done.returncode == 0, done.stderr
+    results = json.loads((out / "results.json").read_text())
+    assert list(results["methods"]) == ["clm_exact", "clm_exact_ratio"]
+    assert results["models"]["clm"]["family"] == "blip2-captioning"
+    assert [c["a"] for c in results["comparisons"]] == ["clm_exact_ratio"]
+    assert "BLIP-2 causal-LM head (exact)" in done.stdout
 
 
 def test_two_runs_are_identical(cli, tmp_path):
@@ -191,13 +221,15 @@ def test_readme_smoke_run_works_as_written(tmp_path):
     readme = (ROOT / "README.md").read_text()
     block = readme.split("## Smoke run without downloads", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
     commands = [line.replace("/tmp/tiny", str(tmp_path)) for line in block.strip().splitlines()]
-    assert len(commands) == 4 and commands[0].startswith("python tests/fixtures.py")
+    assert len(commands) == 5 and commands[0].startswith("python tests/fixtures.py")
     for command in commands:
         done = subprocess.run(command.replace("python ", f"{sys.executable} ", 1), shell=True, cwd=ROOT, env=_env(),
                               capture_output=True, text=True, timeout=600)
         assert done.returncode == 0, f"{command}\n{done.stderr[-2000:]}"
-    for n in (1, 2, 3):
-        assert json.loads((tmp_path / f"experiment{n}" / "results.json").read_text())["n_examples"] == 10
+    for name in ("experiment1", "experiment2", "experiment3", "experiment2-clip"):
+        assert json.loads((tmp_path / name / "results.json").read_text())["n_examples"] == 10
+    clip_rows = json.loads((tmp_path / "experiment2-clip" / "results.json").read_text())["methods"]
+    assert list(clip_rows) == ["contrastive", "contrastive_ratio", "contrastive_exact_ratio"]
 
 
 def test_help_explains_every_flag():

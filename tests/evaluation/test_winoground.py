@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from fixtures import CAPTION_PAIRS, draw_image, write_winoground_folder
-from scoring.data import COLUMNS, HuggingFaceHub, load_winoground
+from evaluation.winoground import COLUMNS, HuggingFaceHub, load_winoground
 from scoring.errors import InputError
 
 REPO = "facebook/winoground"

@@ -8,12 +8,14 @@ from typing import Callable
 
 import torch
 
-from scoring.blip import DTYPES
+from scoring.batching import DTYPES
 from scoring.errors import InputError
 
 DEFAULT_MODELS = {
-    "clm": ("Salesforce/blip-image-captioning-large", "BlipForConditionalGeneration (the causal-LM head)"),
-    "itm": ("Salesforce/blip-itm-large-coco", "BlipForImageTextRetrieval (the contrastive and ITM heads)"),
+    "clm": ("Salesforce/blip-image-captioning-large",
+            "captioning model: BLIP (BlipForConditionalGeneration) or BLIP-2 (Blip2ForConditionalGeneration)"),
+    "itm": ("Salesforce/blip-itm-large-coco",
+            "model with a contrastive head: BLIP or BLIP-2 retrieval (also ITM heads), CLIP or SigLIP"),
     "mlm": ("distilroberta-base", "masked LM that searches word swaps T'"),
 }
 
@@ -26,7 +28,8 @@ def experiment_parser(experiment: str, description: str, models: tuple[str, ...]
                         "holding examples.jsonl and images/<stem>.png")
     for key in models:
         default, what = DEFAULT_MODELS[key]
-        p.add_argument(f"--{key}-model", default=default, help=f"hub id or local folder of the {what}")
+        p.add_argument(f"--{key}-model", default=default,
+                       help=f"hub id or local folder of the {what}; the family is read from its config")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
                    help="torch device, e.g. cuda, cuda:1, cpu")
     p.add_argument("--dtype", default="float32", choices=sorted(DTYPES),

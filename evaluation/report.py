@@ -1,7 +1,8 @@
 """Summaries, Markdown tables and results.json for the experiments.
 
-A `Method` names one scoring rule (its key in examples.jsonl, a label for tables, which direction is
-better, and the published Image score if the original write-up gave one). `summarize` turns its
+A `Method` names one scoring rule: its key in examples.jsonl, a label for tables, which direction is
+better, the published Image score if the original write-up gave one, and the model role and head it
+needs (so a script can leave out rows that the loaded checkpoint cannot compute). `summarize` turns its
 per-example scores into percentages, bootstrap intervals and breakdowns; `markdown_table` prints
 computed rows beside reference rows (numbers quoted from papers, never computed here).
 """
@@ -17,15 +18,17 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from scoring import metrics
+from evaluation import metrics
 
 
 @dataclass(frozen=True)
 class Method:
     key: str
-    label: str
+    label: str  # may name the model as {model}, filled with the loaded checkpoint's family, e.g. "BLIP"
     higher_is_better: bool = True
     published_image: float | None = None
+    model: str = ""  # the role of the checkpoint that computes it, e.g. "itm" for --itm-model
+    head: str = ""  # the head of that checkpoint it needs
 
 
 @dataclass(frozen=True)

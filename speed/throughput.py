@@ -13,8 +13,8 @@ Paths:
       variants the experiment scripts also compute);
   (c) floor: only the vision forwards that (b) cannot avoid.
 
-    python benchmarks/throughput.py --workload exp1 --examples 2            # CPU
-    python benchmarks/throughput.py --workload exp3 --examples 400 --device cuda --dtype bfloat16
+    python speed/throughput.py --workload exp1 --examples 2            # CPU
+    python speed/throughput.py --workload exp3 --examples 400 --device cuda --dtype bfloat16
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from perturb.swap import IMPROVED, PUBLISHED, find_swaps, swapped_or_same  # noqa: E402
 from scoring import blip  # noqa: E402
+from scoring.batching import DTYPES, grid_pairs, grid_texts  # noqa: E402
 
 WORDS = ("a the dog cat person tree house sky grass cup plate red blue green small big left right of on "
          "under above next to with and is more than two one chases holds sits stands").split()
@@ -147,7 +148,7 @@ def package(workload, examples, clm, itm, processor, mlm, mlm_tok, device, dtype
         images = [ex[f"image_{i}"] for ex in chunk for i in (0, 1)]
         captions = [ex[f"caption_{c}"] for ex in chunk for c in (0, 1)]
         if workload == "exp1":
-            t, i = blip.grid_pairs(len(chunk), 2, device=device)
+            t, i = grid_pairs(len(chunk), 2, device=device)
             embeds = blip.encode_images(itm, blip.pixel_values(processor, images, device, dtype))
             blip.contrastive_similarity(itm, processor.tokenizer, embeds, captions)
             blip.itm_logits(itm, processor.tokenizer, embeds, captions, t, i)
@@ -156,14 +157,14 @@ def package(workload, examples, clm, itm, processor, mlm, mlm_tok, device, dtype
             if full:
                 out = blip.clm_log_likelihood(clm, processor.tokenizer, embeds, captions, t, i)
         else:
-            t, i = blip.grid_pairs(len(chunk), 4, device=device)
+            t, i = grid_pairs(len(chunk), 4, device=device)
             embeds = blip.encode_images(clm, blip.pixel_values(processor, images, device, dtype))
             swaps = find_swaps(mlm, mlm_tok, captions, PUBLISHED)
-            texts = blip.grid_texts(captions, swapped_or_same(captions, swaps))
+            texts = grid_texts(captions, swapped_or_same(captions, swaps))
             out = blip.clm_published_loss(clm, processor.tokenizer, embeds, texts, t, i)
             if full:
                 swaps = find_swaps(mlm, mlm_tok, captions, IMPROVED)
-                texts = blip.grid_texts(captions, swapped_or_same(captions, swaps))
+                texts = grid_texts(captions, swapped_or_same(captions, swaps))
                 out = blip.clm_log_likelihood(clm, processor.tokenizer, embeds, texts, t, i)
         out.cpu()
 
@@ -197,13 +198,13 @@ def main():
     p.add_argument("--naive-examples", type=int, default=None,
                    help="examples for the naive path (default: same); per-example time is what is compared")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    p.add_argument("--dtype", default="float32", choices=sorted(blip.DTYPES))
+    p.add_argument("--dtype", default="float32", choices=sorted(DTYPES))
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     args = p.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    device, dtype = torch.device(args.device), blip.DTYPES[args.dtype]
+    device, dtype = torch.device(args.device), DTYPES[args.dtype]
     with tempfile.TemporaryDirectory() as tmp:
         clm, itm, processor, mlm, mlm_tok = build_models(Path(tmp), device, dtype)
     examples = synthetic_examples(args.examples)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from scoring import metrics
+from evaluation import metrics
 
 # Each case: [[s(c0,i0), s(c0,i1)], [s(c1,i0), s(c1,i1)]] and the (text, image) verdicts worked by hand.
 CASES = [

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from scoring.errors import InputError
-from scoring.runs import RunLog, split_on_oom
+from evaluation.runs import RunLog, split_on_oom
 
 
 def test_resume_keeps_finished_records_and_drops_a_partial_line(tmp_path):

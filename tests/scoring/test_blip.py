@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from scoring import blip
-from scoring.data import load_winoground
+from scoring.batching import grid_pairs
+from evaluation.winoground import load_winoground
 
 TOL = dict(rtol=1e-5, atol=1e-5)
 
@@ -35,7 +36,7 @@ def _single(processor, image, text):
 
 
 def test_grid_pairs_layout():
-    t, i = blip.grid_pairs(2, 3)
+    t, i = grid_pairs(2, 3)
     pairs = list(zip(t.tolist(), i.tolist()))
     assert pairs[:6] == [(0, 0), (0, 1), (1, 0), (1, 1), (2, 0), (2, 1)]
     assert pairs[6:8] == [(3, 2), (3, 3)]
@@ -46,7 +47,7 @@ def test_contrastive_and_itm_match_per_pair_forward(retrieval, examples):
     model, processor = retrieval
     images, texts = examples
     embeds = blip.encode_images(model, blip.pixel_values(processor, images, "cpu", torch.float32))
-    text_index, image_index = blip.grid_pairs(len(texts) // 2, 2)
+    text_index, image_index = grid_pairs(len(texts) // 2, 2)
     sim = blip.contrastive_similarity(model, processor.tokenizer, embeds, texts)
     logits = blip.itm_logits(model, processor.tokenizer, embeds, texts, text_index, image_index)
     spread = []
@@ -68,7 +69,7 @@ def test_published_clm_loss_is_the_models_own_label_smoothed_loss(captioning, ex
     model, processor = captioning
     images, texts = examples
     embeds = blip.encode_images(model, blip.pixel_values(processor, images, "cpu", torch.float32))
-    text_index, image_index = blip.grid_pairs(len(texts) // 2, 2)
+    text_index, image_index = grid_pairs(len(texts) // 2, 2)
     loss = blip.clm_published_loss(model, processor.tokenizer, embeds, texts, text_index, image_index)
     assert model.text_decoder.label_smoothing == 0.0  # current transformers default; the test sets 0.1
     for p, (t, i) in enumerate(zip(text_index.tolist(), image_index.tolist())):
@@ -90,7 +91,7 @@ def test_exact_clm_is_summed_log_softmax(captioning, examples, prompt):
     images, texts = examples
     tok, cfg = processor.tokenizer, model.config.text_config
     embeds = blip.encode_images(model, blip.pixel_values(processor, images, "cpu", torch.float32))
-    text_index, image_index = blip.grid_pairs(len(texts) // 2, 2)
+    text_index, image_index = grid_pairs(len(texts) // 2, 2)
     ll = blip.clm_log_likelihood(model, tok, embeds, texts, text_index, image_index, prompt=prompt)
     n_prompt = len(tok(prompt, add_special_tokens=False).input_ids) if prompt else 0
     for p, (t, i) in enumerate(zip(text_index.tolist(), image_index.tolist())):
@@ -133,7 +134,7 @@ def test_image_features_encoded_once_match_recomputation(captioning, examples):
     one_by_one = torch.cat([blip.encode_images(model, blip.pixel_values(processor, [im], "cpu", torch.float32))
                             for im in images])
     torch.testing.assert_close(batched, one_by_one, **TOL)
-    text_index, image_index = blip.grid_pairs(len(texts) // 2, 2)
+    text_index, image_index = grid_pairs(len(texts) // 2, 2)
     a = blip.clm_log_likelihood(model, processor.tokenizer, batched, texts, text_index, image_index)
     b = blip.clm_log_likelihood(model, processor.tokenizer, one_by_one, texts, text_index, image_index)
     torch.testing.assert_close(a, b, **TOL)
@@ -146,7 +147,7 @@ def test_low_precision_loads_and_scores(blip_paths, examples, dtype):
     model, processor = blip.load_captioning_model(str(blip_paths["clm"]), dtype=dtype)
     assert next(model.parameters()).dtype == dtype
     embeds = blip.encode_images(model, blip.pixel_values(processor, images, "cpu", dtype))
-    t, i = blip.grid_pairs(len(texts) // 2, 2)
+    t, i = grid_pairs(len(texts) // 2, 2)
     ll = blip.clm_log_likelihood(model, processor.tokenizer, embeds, texts, t, i)
     ref_model, _ = blip.load_captioning_model(str(blip_paths["clm"]))
     ref = blip.clm_log_likelihood(ref_model, processor.tokenizer,
@@ -161,3 +162,32 @@ def test_missing_model_is_one_clear_line(tmp_path):
     with pytest.raises(InputError, match="cannot load BlipForConditionalGeneration") as e:
         blip.load_captioning_model(str(tmp_path / "nowhere"))
     assert "\n" not in str(e.value)
+
+
+def test_enc_token_comes_from_the_tokenizer_or_the_row_after_dec(retrieval):
+    import copy
+
+    from scoring.errors import InputError
+    model, processor = retrieval
+    config = model.config.text_config
+    # The fixture, like the hub's BLIP tokenizers, knows [DEC] but not [ENC]; the embedding has a row for it.
+    assert "[ENC]" not in processor.tokenizer.get_vocab()
+    assert blip.enc_token_id(processor.tokenizer, config) == config.bos_token_id + 1 == config.vocab_size - 1
+    with_enc = copy.deepcopy(processor.tokenizer)
+    with_enc.add_special_tokens({"additional_special_tokens": ["[ENC]"]})
+    assert blip.enc_token_id(with_enc, config) == with_enc.convert_tokens_to_ids("[ENC]")
+    no_row = copy.deepcopy(config)
+    no_row.vocab_size = config.bos_token_id + 1
+    with pytest.raises(InputError, match=r"cannot find BLIP's \[ENC\] token.*use the 'itm' head"):
+        blip.enc_token_id(processor.tokenizer, no_row)
+
+
+def test_itm_enc_differs_from_cls_only_in_the_first_token(retrieval, examples):
+    model, processor = retrieval
+    images, texts = examples
+    embeds = blip.encode_images(model, blip.pixel_values(processor, images, "cpu", torch.float32))
+    t, i = grid_pairs(len(texts) // 2, 2)
+    enc = blip.enc_token_id(processor.tokenizer, model.config.text_config)
+    cls_first = blip.itm_logits(model, processor.tokenizer, embeds, texts, t, i)
+    enc_first = blip.itm_logits(model, processor.tokenizer, embeds, texts, t, i, first_token=enc)
+    assert (cls_first - enc_first).abs().max() > 1e-3  # the first token matters to the ITM encoder

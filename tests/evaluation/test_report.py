@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 
-from scoring import metrics, report
+from evaluation import metrics, report
 
 SCORES = np.array([[[0.9, 0.1], [0.2, 0.8]], [[0.5, 0.1], [0.6, 0.8]], [[0.3, 0.3], [0.3, 0.3]],
                    [[0.9, 0.95], [0.2, 0.99]]])

@@ -1,0 +1,1 @@
+"""Evaluation: Winoground data, metrics and bootstrap, reports, resumable runs and the scripts' shared command line."""

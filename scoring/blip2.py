@@ -1,0 +1,162 @@
+"""BLIP-2: the Q-Former's contrastive and ITM heads, and log P(T|I) from the captioning language model.
+
+Each image goes through the vision encoder and the Q-Former's 32 learned queries once (`encode`); the
+text side indexes into those features.
+- `Blip2RetrievalScorer` (`Blip2ForImageTextRetrieval`): `contrastive` is the cosine similarity of the
+  text's projected [CLS] feature with each query's projected feature, maximised over the queries, as
+  transformers computes it; `itm` is the match logit of the ITM head averaged over the query outputs,
+  with the text in the Q-Former beside the queries; `itm_logprob` is its log P(match).
+- `Blip2CaptioningScorer` (`Blip2ForConditionalGeneration`): `clm_exact` = log P(T|I), the summed
+  token log-probabilities of the caption and of the end token its tokenizer appends (T5's `</s>`; the
+  OPT tokenizer appends none), conditioned on the projected query outputs and an optional prompt
+  that is not scored. For a decoder-only LM (OPT) the input is `[queries] <bos> prompt caption`. For an
+  encoder-decoder LM (Flan-T5) the encoder reads `[queries] prompt </s>` once per image and the
+  decoder scores the caption.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from scoring.base import Scorer, index_features
+from scoring.batching import right_pad, summed_log_probs, token_ids
+
+
+class _Blip2Scorer(Scorer):
+    display_name = "BLIP-2"
+    model_type = "blip-2"
+
+    def _vision(self, pixels) -> torch.Tensor:
+        return self.model.vision_model(pixel_values=pixels.to(self.device, self.dtype)).last_hidden_state
+
+    def _queries(self, vision: torch.Tensor) -> torch.Tensor:
+        """The Q-Former's query outputs over the image tokens (n, queries, width)."""
+        mask = torch.ones(vision.shape[:2], dtype=torch.long, device=vision.device)
+        queries = self.model.query_tokens.expand(vision.shape[0], -1, -1)
+        return self.model.qformer(query_embeds=queries, encoder_hidden_states=vision,
+                                  encoder_attention_mask=mask).last_hidden_state
+
+
+class Blip2RetrievalScorer(_Blip2Scorer):
+    family = "blip2-retrieval"
+    architecture = "Blip2ForImageTextRetrieval"
+    HEADS = {"contrastive": True, "itm": True, "itm_logprob": True}
+
+    def encode(self, pixels):
+        """(vision-encoder tokens, normalized projected query features)."""
+        with torch.no_grad():
+            vision = self._vision(pixels)
+            queries = self._queries(vision).to(self.model.vision_projection.weight.dtype)
+            return vision, F.normalize(self.model.vision_projection(queries), dim=-1).float()
+
+    def _text_ids(self, texts):
+        tokenizer = self.processor.tokenizer
+        return right_pad(token_ids(tokenizer, texts, True, self.model.config.qformer_config.max_position_embeddings),
+                         tokenizer.pad_token_id, self.device)
+
+    def _contrastive(self, features, texts, t, i):
+        ids, mask = self._text_ids(texts)
+        hidden = self.model.qformer(query_embeds=self.model.embeddings(input_ids=ids), query_length=0,
+                                    attention_mask=mask).last_hidden_state[:, 0]
+        text = F.normalize(self.model.text_projection(hidden.to(self.model.text_projection.weight.dtype)), dim=-1)
+        queries = features[1]  # (n_images, n_queries, dim)
+        return torch.einsum("iqd,td->tiq", queries, text.float()).amax(dim=-1)[t, i]
+
+    def _itm_logits(self, features, texts, t, i):
+        vision = features[0][i]
+        ids, mask = self._text_ids(texts)
+        queries = self.model.query_tokens.expand(len(t), -1, -1)
+        n_queries = queries.shape[1]
+        embeds = self.model.embeddings(input_ids=ids[t], query_embeds=queries)
+        attention = torch.cat([torch.ones(len(t), n_queries, dtype=torch.long, device=self.device), mask[t]], dim=1)
+        hidden = self.model.qformer(query_embeds=embeds, query_length=n_queries, attention_mask=attention,
+                                    encoder_hidden_states=vision,
+                                    encoder_attention_mask=torch.ones(vision.shape[:2], dtype=torch.long,
+                                                                      device=self.device)).last_hidden_state
+        hidden = hidden[:, :n_queries].to(self.model.itm_head.weight.dtype)
+        return self.model.itm_head(hidden).mean(dim=1).float()
+
+    def _score_heads(self, features, texts, t, i, heads):
+        scores = {}
+        if {"itm", "itm_logprob"} & set(heads):  # one ITM forward serves both
+            logits = self._itm_logits(features, texts, t, i)
+            scores = {"itm": logits[:, 1], "itm_logprob": logits.log_softmax(dim=-1)[:, 1]}
+        others = [h for h in heads if h not in scores]
+        return {**scores, **super()._score_heads(features, texts, t, i, others)}
+
+    def _itm(self, features, texts, t, i):
+        return self._itm_logits(features, texts, t, i)[:, 1]
+
+    def _itm_logprob(self, features, texts, t, i):
+        return self._itm_logits(features, texts, t, i).log_softmax(dim=-1)[:, 1]
+
+
+def special_affixes(tokenizer) -> tuple[list[int], list[int]]:
+    """The ids a tokenizer puts before and after a text's own tokens (OPT: [</s>], []; T5: [], [</s>])."""
+    full = tokenizer("a")["input_ids"]
+    plain = tokenizer("a", add_special_tokens=False)["input_ids"]
+    for k in range(len(full) - len(plain) + 1):
+        if full[k:k + len(plain)] == plain:
+            return full[:k], full[k + len(plain):]
+    return [], []
+
+
+class Blip2CaptioningScorer(_Blip2Scorer):
+    family = "blip2-captioning"
+    architecture = "Blip2ForConditionalGeneration"
+    HEADS = {"clm_exact": True}
+
+    def __init__(self, model, processor, head, name_or_path="", prompt: str = ""):
+        super().__init__(model, processor, head, name_or_path)
+        self.prompt = prompt
+
+    @property
+    def decoder_only(self) -> bool:
+        return bool(self.model.config.use_decoder_only_language_model)
+
+    def encode(self, pixels):
+        """Decoder-only LM: the projected query outputs. Encoder-decoder: (encoder states, their mask)."""
+        with torch.no_grad():
+            vision = self._vision(pixels)
+            queries = self._queries(vision).to(vision.dtype)
+            prefix = self.model.language_projection(queries)
+            if self.decoder_only:
+                return prefix
+            tokenizer = self.processor.tokenizer
+            prompt = token_ids(tokenizer, [self.prompt], True)[0]
+            ids = torch.tensor([prompt], device=self.device).expand(len(prefix), -1)
+            embeds = torch.cat([prefix, self.model.get_input_embeddings()(ids)], dim=1)
+            mask = torch.ones(embeds.shape[:2], dtype=torch.long, device=self.device)
+            encoder = self.model.language_model.get_encoder()
+            return encoder(inputs_embeds=embeds, attention_mask=mask).last_hidden_state, mask
+
+    def _clm_exact(self, features, texts, t, i):
+        tokenizer = self.processor.tokenizer
+        start, end = special_affixes(tokenizer)
+        captions = [s + end for s in token_ids(tokenizer, texts, False)]
+        if not self.decoder_only:
+            return self._encoder_decoder_log_likelihood(features, captions, t, i)
+        prompt = token_ids(tokenizer, [self.prompt], False)[0] if self.prompt else []
+        n_context = len(start) + len(prompt)
+        ids, mask = right_pad([start + prompt + c for c in captions], tokenizer.pad_token_id, self.device)
+        ids, mask = ids[t], mask[t]
+        prefix = features[i]
+        n_queries = prefix.shape[1]
+        embeds = torch.cat([prefix, self.model.get_input_embeddings()(ids)], dim=1)
+        attention = torch.cat([torch.ones(len(t), n_queries, dtype=torch.long, device=self.device), mask], dim=1)
+        logits = self.model.language_model(inputs_embeds=embeds, attention_mask=attention).logits
+        scored = mask.clone()
+        scored[:, :n_context] = 0  # the start token and the prompt condition the caption but are not scored
+        # Position n_queries - 1 + k predicts ids[k].
+        return summed_log_probs(logits[:, n_queries - 1:-1], ids, scored)
+
+    def _encoder_decoder_log_likelihood(self, features, captions, t, i):
+        encoder_states, encoder_mask = index_features(features, i)
+        config = self.model.config.text_config
+        labels, mask = right_pad(captions, config.pad_token_id, self.device)
+        labels, mask = labels[t], mask[t]
+        decoder_ids = torch.cat([torch.full_like(labels[:, :1], config.decoder_start_token_id), labels[:, :-1]], dim=1)
+        out = self.model.language_model(encoder_outputs=(encoder_states,), attention_mask=encoder_mask,
+                                        decoder_input_ids=decoder_ids, decoder_attention_mask=mask)
+        return summed_log_probs(out.logits, labels, mask)

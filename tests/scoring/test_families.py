@@ -1,0 +1,191 @@
+"""Every registered family and head: batched scores against one-pair-at-a-time forwards of the plain model.
+
+The references below call the transformers model's own forward on one (text, image) pair with the
+tokenizer and image processor a user would call, and read the score off its outputs, so they share no
+code with scoring/. A family added to the registry needs a tiny checkpoint in tests/fixtures.py and a
+reference per head here; `test_every_family_has_a_tiny_checkpoint` fails until it has them.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import scoring
+from fixtures import TINY_CHECKPOINTS, draw_image
+from scoring.batching import all_pairs
+from scoring.errors import InputError
+
+TOL = dict(rtol=1e-5, atol=1e-5)
+TEXTS = ["a red circle left of a blue square", "the dog chases the cat",
+         "A green triangle above a yellow star.", "there is more grass than sky"]
+LONG = "the person with the hat is taller and the sky is blue and the grass is green and a cat on a mat"
+
+
+@pytest.fixture(scope="module")
+def images():
+    return [draw_image(k, w) for k in range(3) for w in (0, 1)][:5]
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory):
+    return {name: build(tmp_path_factory.mktemp(name)) for name, build in TINY_CHECKPOINTS.items()}
+
+
+def _pixels(scorer, image):
+    return scorer.processor.image_processor(images=image.convert("RGB"), return_tensors="pt").pixel_values
+
+
+def _ids(tokenizer, text, **kwargs):
+    return tokenizer(text, return_tensors="pt", **kwargs)
+
+
+# --- references: one pair through the plain model ---------------------------------------------------------
+
+def _read_head(head, out):
+    """The score from a retrieval model's output for one pair: a similarity, or the two ITM logits."""
+    if head == "contrastive":
+        return out[0]
+    return out[1] if head == "itm" else out.log_softmax(-1)[1]
+
+
+def _blip_retrieval(head):
+    def reference(s, image, text):
+        inputs = _ids(s.processor.tokenizer, text)
+        ids = inputs.input_ids.clone()
+        if head == "itm_enc":
+            ids[0, 0] = s.model.config.text_config.bos_token_id + 1  # [ENC], right after [DEC] (30523 in BLIP)
+        out = s.model(input_ids=ids, attention_mask=inputs.attention_mask, pixel_values=_pixels(s, image),
+                      use_itm_head=head != "contrastive").itm_score[0]
+        return _read_head(head, out)
+    return reference
+
+
+def _blip_captioning(head):
+    def reference(s, image, text):
+        tok, cfg = s.processor.tokenizer, s.model.config.text_config
+        if head == "clm":  # the model's own loss, label smoothing 0.1, on [CLS] tokens ([SEP] dropped)
+            ids = _ids(tok, text).input_ids[:, :-1]
+            s.model.text_decoder.label_smoothing = 0.1
+            try:
+                return s.model(pixel_values=_pixels(s, image), input_ids=ids, labels=ids).loss
+            finally:
+                s.model.text_decoder.label_smoothing = 0.0
+        ids = torch.tensor([[cfg.bos_token_id, *tok(text, add_special_tokens=False).input_ids, cfg.sep_token_id]])
+        log_probs = s.model(pixel_values=_pixels(s, image), input_ids=ids).logits[0, :-1].log_softmax(-1)
+        return sum(log_probs[k, ids[0, k + 1]] for k in range(ids.shape[1] - 1))
+    return reference
+
+
+def _blip2_retrieval(head):
+    def reference(s, image, text):
+        inputs = _ids(s.processor.tokenizer, text)
+        out = s.model(pixel_values=_pixels(s, image), input_ids=inputs.input_ids, attention_mask=inputs.attention_mask,
+                      use_image_text_matching_head=head != "contrastive").logits_per_image[0]
+        return _read_head(head, out)
+    return reference
+
+
+def _blip2_captioning(head):
+    def reference(s, image, text):
+        # The processor's layout: one image token per query, then the tokenizer's own ids.
+        tok, cfg = s.processor.tokenizer, s.model.config
+        image_tokens = [cfg.image_token_index] * cfg.num_query_tokens
+        caption = tok(text).input_ids
+        if cfg.use_decoder_only_language_model:  # OPT: [queries] </s> caption; score the caption
+            ids = torch.tensor([image_tokens + caption])
+            log_probs = s.model(pixel_values=_pixels(s, image), input_ids=ids).logits[0, :-1].log_softmax(-1)
+            first = len(image_tokens) + 1
+            return sum(log_probs[k - 1, ids[0, k]] for k in range(first, ids.shape[1]))
+        # T5: the encoder reads [queries] + the empty prompt's ids (</s>); labels are caption </s>
+        ids = torch.tensor([image_tokens + tok("").input_ids])
+        labels = torch.tensor([caption])
+        log_probs = s.model(pixel_values=_pixels(s, image), input_ids=ids, labels=labels).logits[0].log_softmax(-1)
+        return sum(log_probs[k, labels[0, k]] for k in range(labels.shape[1]))
+    return reference
+
+
+def _dual_encoder(head):
+    def reference(s, image, text):
+        padding = {"padding": "max_length", "max_length": s.model.config.text_config.max_position_embeddings}
+        inputs = _ids(s.processor.tokenizer, text, **(padding if s.family == "siglip" else {}))
+        mask = {} if s.family == "siglip" else {"attention_mask": inputs.attention_mask}  # SigLIP trained unmasked
+        out = s.model(input_ids=inputs.input_ids, pixel_values=_pixels(s, image), **mask)
+        return (out.text_embeds @ out.image_embeds.t())[0, 0]
+    return reference
+
+
+REFERENCES = {"blip-retrieval": _blip_retrieval, "blip-captioning": _blip_captioning,
+              "blip2-retrieval": _blip2_retrieval, "blip2-captioning": _blip2_captioning,
+              "clip": _dual_encoder, "siglip": _dual_encoder}
+CASES = [(name, head) for name in TINY_CHECKPOINTS
+         for head in scoring.FAMILIES[name.removesuffix("-opt").removesuffix("-t5")].HEADS]
+
+
+def test_every_family_has_a_tiny_checkpoint_and_references():
+    covered = {name.removesuffix("-opt").removesuffix("-t5") for name in TINY_CHECKPOINTS}
+    assert covered == set(scoring.FAMILIES) == set(REFERENCES)
+
+
+@pytest.mark.parametrize("name,head", CASES)
+def test_batched_scores_equal_per_pair_forward(checkpoints, images, name, head):
+    scorer = scoring.load_scorer(str(checkpoints[name]), head)
+    assert scorer.family == name.removesuffix("-opt").removesuffix("-t5")  # read from the config alone
+    assert scorer.higher_is_better == scorer.HEADS[head]
+    scores = scorer(images, TEXTS)
+    assert scores.shape == (len(TEXTS), len(images)) and scores.dtype == torch.float32
+    reference = REFERENCES[scorer.family](head)
+    with torch.no_grad():
+        expected = torch.stack([torch.stack([reference(scorer, im, text).float() for im in images]) for text in TEXTS])
+    torch.testing.assert_close(scores, expected, **TOL)
+    assert expected.std() > 1e-3  # the tiny model really tells pairs apart
+
+
+@pytest.mark.parametrize("name,head", CASES)
+def test_padding_never_changes_a_score(checkpoints, images, name, head):
+    scorer = scoring.load_scorer(str(checkpoints[name]), head)
+    features = scorer.encode(scorer.preprocess(images[:2]))
+    alone = scorer.score_matrix(features, [TEXTS[0]])
+    padded = scorer.score_matrix(features, [LONG, TEXTS[0]])[1:]
+    torch.testing.assert_close(alone, padded, **TOL)
+
+
+@pytest.mark.parametrize("name", list(TINY_CHECKPOINTS))
+def test_each_image_is_encoded_once(checkpoints, images, name):
+    scorer = scoring.load_scorer(str(checkpoints[name]), next(iter(scoring.family_of(str(checkpoints[name])).HEADS)))
+    encoded = []  # images entering the vision tower, per call
+    hook = scorer.model.vision_model.embeddings.register_forward_hook(lambda m, a, out: encoded.append(out.shape[0]))
+    texts = TEXTS * 3
+    try:
+        scores = scorer.score_heads(scorer.encode(scorer.preprocess(images)), texts,
+                                    *all_pairs(len(texts), len(images)), list(scorer.heads))
+    finally:
+        hook.remove()
+    assert encoded == [len(images)]
+    assert all(s.shape == (len(texts) * len(images),) for s in scores.values())
+
+
+def test_unsupported_checkpoint_lists_the_families(mlm_path):
+    with pytest.raises(InputError, match="roberta .*no scorer supports; supported: blip-retrieval") as e:
+        scoring.load_scorer(str(mlm_path), "contrastive")
+    assert "\n" not in str(e.value) and "clip (CLIPModel)" in str(e.value)
+
+
+def test_missing_head_names_the_heads(checkpoints):
+    with pytest.raises(InputError, match="CLIP \\(clip\\), which has no 'itm' head; its heads are contrastive"):
+        scoring.load_scorer(str(checkpoints["clip"]), "itm")
+    scorer = scoring.load_scorer(str(checkpoints["blip-retrieval"]), "itm")
+    with pytest.raises(InputError, match="its heads are contrastive, itm, itm_logprob, itm_enc"):
+        scorer.with_head("clm")
+
+
+def test_missing_checkpoint_is_one_line(tmp_path):
+    with pytest.raises(InputError, match="cannot read the config of") as e:
+        scoring.load_scorer(str(tmp_path / "nowhere"), "contrastive")
+    assert "\n" not in str(e.value)
+
+
+def test_available_families_lists_heads_and_directions():
+    families = scoring.available_families()
+    assert families["blip-captioning"] == {"clm": False, "clm_exact": True}
+    assert families["clip"] == {"contrastive": True}
