@@ -9,9 +9,11 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+import sys
+
 import pytest
 
-from fixtures import build_blip, build_blip2_captioning, build_clip, build_roberta, write_winoground_folder
+from fixtures import ROOT, build_blip, build_blip2_captioning, build_clip, build_roberta, write_winoground_folder
 
 
 @pytest.fixture(scope="session")
@@ -45,3 +47,19 @@ def clip_path(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def blip2_opt_path(tmp_path_factory) -> Path:
     return build_blip2_captioning(tmp_path_factory.mktemp("blip2_opt"), "opt")
+
+
+@pytest.fixture(scope="session")
+def cli(blip_paths, mlm_path, winoground_dir, tmp_path_factory):
+    """Builds the command line of an experiment on the test models and data (one swap cache for the session)."""
+    swaps = tmp_path_factory.mktemp("swaps") / "swaps.json"
+
+    def command(experiment: str, out: Path, *extra: str) -> list[str]:
+        models = {"experiment1": ["--clm-model", str(blip_paths["clm"]), "--itm-model", str(blip_paths["itm"])],
+                  "experiment2": ["--itm-model", str(blip_paths["itm"]), "--mlm-model", str(mlm_path),
+                                  "--swap-cache", str(swaps)],
+                  "experiment3": ["--clm-model", str(blip_paths["clm"]), "--mlm-model", str(mlm_path),
+                                  "--swap-cache", str(swaps)]}[experiment]
+        return [sys.executable, str(ROOT / f"{experiment}.py"), "--data", str(winoground_dir), "--device", "cpu",
+                "--batch-size", "3", "--out", str(out), *models, *extra]
+    return command

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 import torch
 
 from fixtures import ROOT
+from scripts import env, read_records, run, table_row, winoground
+from evaluation.winoground import load_winoground
 from scoring import blip
 
 METHOD_DIRECTIONS = {
@@ -29,66 +29,20 @@ PUBLISHED_IMAGE = {"experiment1": {"clm": "29.00", "itm": "24.25", "contrastive"
                    "experiment3": {"clm": "29.00", "clm_ratio": "50.25"}}
 
 
-@pytest.fixture(scope="module")
-def cli(blip_paths, mlm_path, winoground_dir, tmp_path_factory):
-    """Builds the command line of an experiment on the test models and data."""
-    swaps = tmp_path_factory.mktemp("swaps") / "swaps.json"
-
-    def command(experiment: str, out: Path, *extra: str) -> list[str]:
-        models = {"experiment1": ["--clm-model", str(blip_paths["clm"]), "--itm-model", str(blip_paths["itm"])],
-                  "experiment2": ["--itm-model", str(blip_paths["itm"]), "--mlm-model", str(mlm_path),
-                                  "--swap-cache", str(swaps)],
-                  "experiment3": ["--clm-model", str(blip_paths["clm"]), "--mlm-model", str(mlm_path),
-                                  "--swap-cache", str(swaps)]}[experiment]
-        return [sys.executable, str(ROOT / f"{experiment}.py"), "--data", str(winoground_dir), "--device", "cpu",
-                "--batch-size", "3", "--out", str(out), *models, *extra]
-    return command
-
-
-def _env():
-    return {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
-
-
-def _run(command) -> subprocess.CompletedProcess:
-    return subprocess.run(command, cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=600)
-
-
-def _records(out: Path) -> list[dict]:
-    return [json.loads(line) for line in (out / "examples.jsonl").read_text().splitlines()]
-
-
-def _winoground(records, key, higher_is_better):
-    """Text / Image / Group written out from the benchmark's definition, independently of scoring.metrics."""
-    better = (lambda x, y: x > y) if higher_is_better else (lambda x, y: x < y)
-    text = image = group = 0
-    for r in records:
-        s = r[key]
-        t = better(s["c0_i0"], s["c1_i0"]) and better(s["c1_i1"], s["c0_i1"])
-        i = better(s["c0_i0"], s["c0_i1"]) and better(s["c1_i1"], s["c1_i0"])
-        text, image, group = text + t, image + i, group + (t and i)
-    n = len(records)
-    return {"text": round(100 * text / n, 2), "image": round(100 * image / n, 2), "group": round(100 * group / n, 2)}
-
-
-def _row(stdout: str, label: str) -> list[str]:
-    line = next(line for line in stdout.splitlines() if line.startswith(f"| {label} |"))
-    return [cell.strip() for cell in line.strip("|").split("|")]
-
-
 @pytest.mark.parametrize("experiment", ["experiment1", "experiment2", "experiment3"])
 def test_results_match_recomputed_metrics_and_printed_table(cli, tmp_path, experiment, winoground_dir):
     out = tmp_path / "out"
-    done = _run(cli(experiment, out))
+    done = run(cli(experiment, out))
     assert done.returncode == 0, done.stderr
     results = json.loads((out / "results.json").read_text())
-    records = _records(out)
+    records = read_records(out)
     assert [r["id"] for r in records] == list(range(10)) and results["n_examples"] == 10
     assert results["config"]["seed"] == 0 and "transformers" in results["versions"]
     assert {k: m["higher_is_better"] for k, m in results["methods"].items()} == METHOD_DIRECTIONS[experiment]
     for key, method in results["methods"].items():
-        expected = _winoground(records, key, method["higher_is_better"])
+        expected = winoground(records, key, method["higher_is_better"])
         assert {k: method[k] for k in ("text", "image", "group")} == expected, key
-        cells = _row(done.stdout, method["label"])
+        cells = table_row(done.stdout, method["label"])
         assert [c.split(" [")[0] for c in cells[1:4]] == [f"{expected[k]:.2f}" for k in ("text", "image", "group")]
         assert cells[4] == PUBLISHED_IMAGE[experiment].get(key, "-")
         low, high = method["interval95"]["image"]
@@ -102,10 +56,9 @@ RATIO_EXAMPLE = 4
 
 
 def _ratio_example(cli, tmp_path, experiment, winoground_dir):
-    from evaluation.winoground import load_winoground
     out = tmp_path / "out"
-    assert _run(cli(experiment, out, "--limit", str(RATIO_EXAMPLE + 1))).returncode == 0
-    r = _records(out)[RATIO_EXAMPLE]
+    assert run(cli(experiment, out, "--limit", str(RATIO_EXAMPLE + 1))).returncode == 0
+    r = read_records(out)[RATIO_EXAMPLE]
     assert None not in (r["swap_0"], r["swap_exact_0"]) and r["swap_0"] != r["swap_exact_0"]
     return r, load_winoground(str(winoground_dir), limit=RATIO_EXAMPLE + 1)[RATIO_EXAMPLE]
 
@@ -140,17 +93,17 @@ def test_experiment3_ratios_use_the_recorded_swaps(cli, tmp_path, blip_paths, wi
 
 def test_experiment2_with_clip_has_only_contrastive_rows(cli, tmp_path, clip_path):
     out = tmp_path / "out"
-    done = _run(cli("experiment2", out, "--itm-model", str(clip_path)))
+    done = run(cli("experiment2", out, "--itm-model", str(clip_path)))
     assert done.returncode == 0, done.stderr
     results = json.loads((out / "results.json").read_text())
     assert list(results["methods"]) == ["contrastive", "contrastive_ratio", "contrastive_exact_ratio"]
     assert results["models"]["itm"] == {"name_or_path": str(clip_path), "family": "clip"}
-    records = _records(out)
+    records = read_records(out)
     for key, method in results["methods"].items():
-        assert {k: method[k] for k in ("text", "image", "group")} == _winoground(records, key, True)
+        assert {k: method[k] for k in ("text", "image", "group")} == winoground(records, key, True)
         assert method["published_image"] is None  # the published numbers are BLIP's
-    assert _row(done.stdout, "CLIP contrastive head")[4] == "-"
-    assert _row(done.stdout, "DistilRoBERTa + CLIP contrastive head score ratios (as published)")
+    assert table_row(done.stdout, "CLIP contrastive head")[4] == "-"
+    assert table_row(done.stdout, "DistilRoBERTa + CLIP contrastive head score ratios (as published)")
     assert "ITM" not in done.stdout and "rows contrastive, contrastive_ratio, contrastive_exact_ratio: --itm-model" \
         in done.stdout
     assert "itm" not in records[0] and "contrastive_ratio" in records[0]
@@ -158,7 +111,7 @@ def test_experiment2_with_clip_has_only_contrastive_rows(cli, tmp_path, clip_pat
 
 def test_experiment3_with_blip2_has_the_exact_rows(cli, tmp_path, blip2_opt_path):
     out = tmp_path / "out"
-    done = _run(cli("experiment3", out, "--clm-model", str(blip2_opt_path), "--limit", "4"))
+    done = run(cli("experiment3", out, "--clm-model", str(blip2_opt_path), "--limit", "4"))
     assert done.returncode == 0, done.stderr
     results = json.loads((out / "results.json").read_text())
     assert list(results["methods"]) == ["clm_exact", "clm_exact_ratio"]
@@ -170,16 +123,16 @@ def test_experiment3_with_blip2_has_the_exact_rows(cli, tmp_path, blip2_opt_path
 def test_two_runs_are_identical(cli, tmp_path):
     runs = [tmp_path / "a", tmp_path / "b"]
     for out in runs:
-        assert _run(cli("experiment3", out)).returncode == 0
+        assert run(cli("experiment3", out)).returncode == 0
     a, b = (json.loads((out / "results.json").read_text()) for out in runs)
     assert a["methods"] == b["methods"] and a["comparisons"] == b["comparisons"]
     assert (runs[0] / "examples.jsonl").read_text() == (runs[1] / "examples.jsonl").read_text()
 
 
-def test_resume_after_kill_equals_uninterrupted_run(cli, tmp_path):
+def test_resume_after_kill_equals_uninterruptedrun(cli, tmp_path):
     whole, killed = tmp_path / "whole", tmp_path / "killed"
-    assert _run(cli("experiment1", whole, "--batch-size", "1")).returncode == 0
-    proc = subprocess.Popen(cli("experiment1", killed, "--batch-size", "1"), cwd=ROOT, env=_env(),
+    assert run(cli("experiment1", whole, "--batch-size", "1")).returncode == 0
+    proc = subprocess.Popen(cli("experiment1", killed, "--batch-size", "1"), cwd=ROOT, env=env(),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     examples = killed / "examples.jsonl"
     deadline = time.time() + 120
@@ -191,7 +144,7 @@ def test_resume_after_kill_equals_uninterrupted_run(cli, tmp_path):
     assert 2 <= finished < 10, "the run was not killed part-way; the test needs a partial run"
     with open(examples, "a") as f:
         f.write('{"id": 9, "contrastive": {"c0_')  # a line cut off by the kill
-    again = _run(cli("experiment1", killed, "--batch-size", "1"))
+    again = run(cli("experiment1", killed, "--batch-size", "1"))
     assert again.returncode == 0, again.stderr
     assert (killed / "examples.jsonl").read_text() == (whole / "examples.jsonl").read_text()
     a, b = (json.loads((out / "results.json").read_text()) for out in (whole, killed))
@@ -200,8 +153,8 @@ def test_resume_after_kill_equals_uninterrupted_run(cli, tmp_path):
 
 def test_other_arguments_on_the_same_out_are_refused(cli, tmp_path):
     out = tmp_path / "out"
-    assert _run(cli("experiment1", out, "--limit", "2")).returncode == 0
-    refused = _run(cli("experiment1", out, "--limit", "2", "--seed", "1"))
+    assert run(cli("experiment1", out, "--limit", "2")).returncode == 0
+    refused = run(cli("experiment1", out, "--limit", "2", "--seed", "1"))
     assert refused.returncode == 2
     assert refused.stderr.strip().splitlines()[-1].startswith("error: ")
     assert "seed differ" in refused.stderr and "Traceback" not in refused.stderr
@@ -209,7 +162,7 @@ def test_other_arguments_on_the_same_out_are_refused(cli, tmp_path):
 
 def test_bad_data_folder_is_one_line(cli, tmp_path):
     (tmp_path / "empty").mkdir()
-    done = _run(cli("experiment1", tmp_path / "out", "--data", str(tmp_path / "empty")))
+    done = run(cli("experiment1", tmp_path / "out", "--data", str(tmp_path / "empty")))
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
     missing = tmp_path / "empty" / "examples.jsonl"
@@ -221,21 +174,23 @@ def test_readme_smoke_run_works_as_written(tmp_path):
     readme = (ROOT / "README.md").read_text()
     block = readme.split("## Smoke run without downloads", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
     commands = [line.replace("/tmp/tiny", str(tmp_path)) for line in block.strip().splitlines()]
-    assert len(commands) == 5 and commands[0].startswith("python tests/fixtures.py")
+    assert len(commands) == 6 and commands[0].startswith("python tests/fixtures.py")
     for command in commands:
-        done = subprocess.run(command.replace("python ", f"{sys.executable} ", 1), shell=True, cwd=ROOT, env=_env(),
+        done = subprocess.run(command.replace("python ", f"{sys.executable} ", 1), shell=True, cwd=ROOT, env=env(),
                               capture_output=True, text=True, timeout=600)
         assert done.returncode == 0, f"{command}\n{done.stderr[-2000:]}"
     for name in ("experiment1", "experiment2", "experiment3", "experiment2-clip"):
         assert json.loads((tmp_path / name / "results.json").read_text())["n_examples"] == 10
     clip_rows = json.loads((tmp_path / "experiment2-clip" / "results.json").read_text())["methods"]
     assert list(clip_rows) == ["contrastive", "contrastive_ratio", "contrastive_exact_ratio"]
+    for name in ("experiment1", "experiment2", "experiment3"):  # written by the summarize command
+        assert all((tmp_path / name / f).exists() for f in ("scores.png", "tags.png", "examples.html"))
 
 
 def test_help_explains_every_flag():
     for experiment, flags in (("experiment1", ["--clm-model", "--itm-model"]), ("experiment2", ["--itm-model",
                               "--mlm-model"]), ("experiment3", ["--clm-model", "--mlm-model"])):
-        done = _run([sys.executable, str(ROOT / f"{experiment}.py"), "--help"])
+        done = run([sys.executable, str(ROOT / f"{experiment}.py"), "--help"])
         assert done.returncode == 0
         for flag in ["--data", "--device", "--dtype", "--batch-size", "--limit", "--seed", "--out", *flags]:
             assert flag in done.stdout

@@ -1,0 +1,156 @@
+"""A self-contained HTML page to browse an experiment's examples: images, captions, T', every row's scores.
+
+One file, no server and no external assets: thumbnails are embedded as base64 JPEG. Each example shows
+its two images and captions, the T' of each caption where the experiment has one, and for every row its
+four scores with each image's preferred caption in bold, whether Text / Image / Group are right, and
+which pairing wins (matched c0-i0 + c1-i1, or crossed). Filters show the examples that one row gets
+right and another wrong, for the row pairs the experiment compares; their example sets are computed
+here (`filter_sets`) and embedded as JSON, which the page's script only reads.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+from PIL import Image
+
+from evaluation import metrics
+from evaluation.metrics import as_score_array
+
+KINDS = ("text", "image", "group")
+# examples.jsonl fields holding each caption's T', with how the page names them.
+SWAP_FIELDS = {"swap": "T' (published search)", "swap_exact": "T' (improved search)"}
+
+
+def correctness(records: Sequence[dict], methods: Mapping[str, dict]) -> dict[str, dict[str, np.ndarray]]:
+    """Per row and kind, a bool per record: does the row get that part of the example right?"""
+    return {key: metrics.correct(as_score_array(r[key] for r in records), m["higher_is_better"])
+            for key, m in methods.items()}
+
+
+def filter_sets(records: Sequence[dict], results: dict) -> dict[str, list[int]]:
+    """For each compared pair of rows (both ways) and kind: ids of the examples A gets right and B wrong."""
+    flags = correctness(records, results["methods"])
+    ids = np.array([r["id"] for r in records])
+    sets = {}
+    for comparison in results["comparisons"]:
+        for a, b in ((comparison["a"], comparison["b"]), (comparison["b"], comparison["a"])):
+            for kind in KINDS:
+                chosen = flags[a][kind] & ~flags[b][kind]
+                sets[f"{a} right, {b} wrong ({kind})"] = ids[chosen].tolist()
+    return sets
+
+
+def thumbnail(image: Image.Image, size: int = 160) -> str:
+    """A data: URL of a small JPEG of the image."""
+    small = image.convert("RGB")
+    small.thumbnail((size, size))
+    buffer = io.BytesIO()
+    small.save(buffer, format="JPEG", quality=80)
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _scores_table(record: dict, methods: Mapping[str, dict], flags: Mapping[str, dict], n: int) -> str:
+    rows = []
+    for key, m in methods.items():
+        s = record[key]
+        grid = [[s["c0_i0"], s["c0_i1"]], [s["c1_i0"], s["c1_i1"]]]
+        best = max if m["higher_is_better"] else min
+        cells = []
+        for c in (0, 1):
+            for i in (0, 1):
+                text = f"{grid[c][i]:.4g}"
+                winner = grid[c][i] == best(grid[0][i], grid[1][i]) and grid[0][i] != grid[1][i]
+                cells.append(f"<td class='num'>{'<b>' + text + '</b>' if winner else text}</td>")
+        matched, crossed = grid[0][0] + grid[1][1], grid[0][1] + grid[1][0]
+        pairing = "matched" if (matched > crossed if m["higher_is_better"] else matched < crossed) else "crossed"
+        marks = "".join("<td class='ok'>&#10003;</td>" if flags[key][k][n] else "<td class='no'>&#10007;</td>"
+                        for k in KINDS)
+        rows.append(f"<tr><td>{html.escape(m['label'])}</td>{''.join(cells)}<td>{pairing}</td>{marks}</tr>")
+    return ("<table class='scores'><tr><th>row</th><th>c0&middot;i0</th><th>c0&middot;i1</th><th>c1&middot;i0</th>"
+            "<th>c1&middot;i1</th><th>winning pairing</th><th>T</th><th>I</th><th>G</th></tr>"
+            + "".join(rows) + "</table>")
+
+
+def example_card(record: dict, images: Sequence[Image.Image], methods: Mapping[str, dict],
+                 flags: Mapping[str, dict], n: int) -> str:
+    captions = []
+    for c in (0, 1):
+        lines = [f"<div class='caption'><b>c{c}</b> {html.escape(record[f'caption_{c}'])}</div>"]
+        for prefix, name in SWAP_FIELDS.items():
+            if f"{prefix}_{c}" in record:
+                swap = record[f"{prefix}_{c}"]
+                shown = html.escape(swap) if swap is not None else "<i>none (T' = T)</i>"
+                lines.append(f"<div class='swap'>{name}: {shown}</div>")
+        captions.append("".join(lines))
+    pictures = "".join(f"<figure><img src='{thumbnail(im)}' alt='image {i} of example {record['id']}'>"
+                       f"<figcaption>i{i}</figcaption></figure>" for i, im in enumerate(images))
+    tags = html.escape(", ".join(t for t in (record.get("tag"), record.get("secondary_tag")) if t))
+    return (f"<section class='example' data-id='{record['id']}'><h2>Example {record['id']} "
+            f"<small>{tags}</small></h2><div class='row'>{pictures}<div>{''.join(captions)}</div></div>"
+            f"{_scores_table(record, methods, flags, n)}</section>")
+
+
+STYLE = """
+body{font-family:system-ui,sans-serif;margin:1.5em;color:#222;max-width:1100px}
+.example{border-top:1px solid #ccc;padding:.6em 0}
+.example h2{font-size:1.05em;margin:.2em 0} .example h2 small{color:#777;font-weight:normal}
+.row{display:flex;gap:1em;align-items:flex-start} figure{margin:0;text-align:center}
+figure img{max-width:160px;max-height:160px;display:block} figcaption{font-size:.8em;color:#555}
+.caption{margin:.2em 0} .swap{font-size:.85em;color:#555;margin-left:1.6em}
+table.scores{border-collapse:collapse;font-size:.82em;margin-top:.4em}
+table.scores td,table.scores th{border:1px solid #ddd;padding:2px 6px} td.num{text-align:right}
+td.ok{color:#1a7f37;text-align:center} td.no{color:#c00;text-align:center}
+#count{color:#555;margin-left:1em}
+"""
+
+SCRIPT = """
+const filters = JSON.parse(document.getElementById('filters').textContent);
+const select = document.getElementById('filter');
+for (const name of Object.keys(filters)) {
+  const option = document.createElement('option');
+  option.value = name; option.textContent = name + ' (' + filters[name].length + ')';
+  select.appendChild(option);
+}
+function apply() {
+  const keep = select.value === '' ? null : new Set(filters[select.value].map(String));
+  let shown = 0;
+  for (const card of document.querySelectorAll('.example')) {
+    const visible = keep === null || keep.has(card.dataset.id);
+    card.style.display = visible ? '' : 'none';
+    shown += visible;
+  }
+  document.getElementById('count').textContent = shown + ' examples shown';
+}
+select.addEventListener('change', () => {
+  history.replaceState(null, '', '#' + encodeURIComponent(select.value));
+  apply();
+});
+const linked = decodeURIComponent(location.hash.slice(1));
+if (linked in filters) select.value = linked;  // a filter can be linked as examples.html#<filter name>
+apply();
+"""
+
+
+def write_browser(path: Path, title: str, records: Sequence[dict], results: dict,
+                  images: Mapping[int, Sequence[Image.Image]]) -> Path:
+    """Write the page for `records`; images[id] holds each example's (image_0, image_1)."""
+    methods = {k: m for k, m in results["methods"].items() if k in records[0]}
+    flags = correctness(records, methods)
+    filters = filter_sets(records, {**results, "methods": methods})
+    cards = "\n".join(example_card(r, images[r["id"]], methods, flags, n) for n, r in enumerate(records))
+    page = (f"<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+            f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>"
+            f"<p>{len(records)} examples. Bold: each image's preferred caption under that row. T / I / G: Text, "
+            f"Image and Group right.</p><label>Show <select id='filter'><option value=''>all examples</option>"
+            f"</select></label><span id='count'></span>\n{cards}\n"
+            f"<script type='application/json' id='filters'>{json.dumps(filters)}</script>"
+            f"<script>{SCRIPT}</script></body></html>\n")
+    path.write_text(page, encoding="utf-8")
+    return path

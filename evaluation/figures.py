@@ -1,0 +1,85 @@
+"""Figures from a results.json: Text / Image / Group per row with 95% intervals, and per tag group.
+
+Headless (matplotlib's Agg backend), sized to stay readable at README width: row labels are wrapped
+and the canvas grows to fit them, so nothing is clipped.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+KINDS = ("text", "image", "group")
+CHANCE = {"text": 25.0, "image": 25.0, "group": 16.67}
+COLORS = {"text": "#4C72B0", "image": "#DD8452", "group": "#55A868"}
+
+
+def _labels(methods: dict) -> list[str]:
+    return ["\n".join(textwrap.wrap(m["label"], 38)) for m in methods.values()]
+
+
+def scores_figure(results: dict, path: Path, title: str) -> Path:
+    """Horizontal bars per row and kind with 95% interval whiskers; dotted lines at random chance."""
+    methods = results["methods"]
+    n = len(methods)
+    fig, ax = plt.subplots(figsize=(9, 1.1 + 0.75 * n), dpi=110)
+    y = np.arange(n)[::-1]
+    height = 0.26
+    for k, kind in enumerate(KINDS):
+        values = np.array([m[kind] for m in methods.values()])
+        low = np.array([m["interval95"][kind][0] for m in methods.values()])
+        high = np.array([m["interval95"][kind][1] for m in methods.values()])
+        offset = (1 - k) * height
+        ax.barh(y + offset, values, height, color=COLORS[kind], label=kind.capitalize(),
+                xerr=[values - low, high - values], error_kw={"elinewidth": 1, "capsize": 2})
+        ax.vlines(CHANCE[kind], y.min() - 0.5, y.max() + 0.5, colors=COLORS[kind], linestyles=":", linewidth=1.2)
+    ax.set_yticks(y, _labels(methods), fontsize=8)
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("percent correct (bars: 95% bootstrap interval; dotted: random chance)", fontsize=8)
+    ax.set_title(title, fontsize=10)
+    ax.legend(loc="lower right", fontsize=8, ncol=3)
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def _group_order(group: str) -> tuple:
+    """Object, Relation, Both (Winoground's order), then the secondary tags, then examples with none."""
+    order = ["tag=Object", "tag=Relation", "tag=Both"]
+    return (order.index(group) if group in order else len(order), group == "secondary_tag=none", group)
+
+
+def _group_name(group: str) -> str:
+    return "no secondary tag" if group == "secondary_tag=none" else group.split("=", 1)[1]
+
+
+def tags_figure(results: dict, path: Path, title: str) -> Path:
+    """One heat map per kind: rows x tag groups (Object / Relation / Both, secondary tags), percent correct."""
+    methods = results["methods"]
+    groups = sorted((g for g in dict.fromkeys(g for m in methods.values() for g in m["breakdown"])
+                     if g.startswith(("tag=", "secondary_tag="))), key=_group_order)
+    counts = {g: next(m["breakdown"][g]["n"] for m in methods.values() if g in m["breakdown"]) for g in groups}
+    height = 0.42 * len(methods) + 0.6
+    fig, axes = plt.subplots(3, 1, figsize=(3.6 + 0.85 * len(groups), 3 * height + 1.2), dpi=110, sharex=True)
+    for ax, kind in zip(axes, KINDS):
+        grid = np.array([[m["breakdown"].get(g, {}).get(kind, np.nan) for g in groups] for m in methods.values()])
+        ax.imshow(grid, cmap="viridis", vmin=0, vmax=100, aspect="auto")
+        for (r, c), v in np.ndenumerate(grid):
+            if not np.isnan(v):
+                ax.text(c, r, f"{v:.0f}", ha="center", va="center", fontsize=7, color="white" if v < 60 else "black")
+        ax.set_yticks(range(len(methods)), _labels(methods), fontsize=7)
+        ax.set_title(kind.capitalize(), fontsize=9, loc="left")
+    axes[-1].set_xticks(range(len(groups)), [f"{_group_name(g)}\n(n={counts[g]})" for g in groups], fontsize=7)
+    fig.suptitle(f"{title}: percent correct per tag group", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, bbox_inches="tight")
+    plt.close(fig)
+    return path

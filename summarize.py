@@ -1,0 +1,73 @@
+"""Turn experiment result folders into README tables, figures and a browsable page of examples.
+
+For each folder (default: whichever of results/experiment1..3 exist) it prints a table of every row's
+Text / Image / Group with 95% intervals beside the published Image score (reproduced minus published,
+and whether the published score lies in the interval), then one table of all rows that have a
+published score. Next to each results.json it writes scores.png, tags.png and examples.html; the
+examples' images come from the data source recorded in results.json, or from --data.
+
+    python summarize.py                                   # after running the experiments
+    python summarize.py results/experiment2 --latex       # booktabs tables for a paper
+    python summarize.py /tmp/tiny/experiment1 --data /tmp/tiny/winoground
+"""
+
+import argparse
+from pathlib import Path
+
+from evaluation import figures, summary
+from evaluation.browser import write_browser
+from evaluation.cli import main_with_clean_errors
+from evaluation.winoground import load_winoground
+from scoring.errors import InputError
+
+DEFAULT_FOLDERS = [Path(f"results/experiment{n}") for n in (1, 2, 3)]
+
+
+def example_images(source: str, limit: int | None, ids) -> dict:
+    """(image_0, image_1) for each example id, from a hub id or a local Winoground folder."""
+    wanted = set(ids)
+    return {ex["id"]: (ex["image_0"], ex["image_1"]) for ex in load_winoground(source, limit) if ex["id"] in wanted}
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("folders", nargs="*", type=Path, help="result folders (default: results/experiment1..3 that exist)")
+    p.add_argument("--latex", action="store_true", help="print booktabs LaTeX tables instead of Markdown")
+    p.add_argument("--data", default=None, help="Winoground source for the example page's images (default: the one "
+                                                 "recorded in results.json)")
+    args = p.parse_args()
+    folders = args.folders or [f for f in DEFAULT_FOLDERS if f.exists()]
+    if not folders:
+        raise InputError("no result folders: run `python experiment1.py` (and 2, 3) first, or name folders to read")
+    table = summary.latex if args.latex else lambda header, rows, caption: summary.markdown(header, rows)
+
+    results = []
+    for folder in folders:
+        try:
+            result = summary.load_result(folder)
+        except InputError as e:
+            print(f"{folder}: {e}\n")
+            continue
+        results.append(result)
+        n = result.results["n_examples"]
+        heading = f"{result.experiment} ({folder}, {n} Winoground examples)"
+        print(f"## {heading}\n\n{table(summary.EXPERIMENT_HEADER, summary.experiment_rows(result), heading)}\n")
+
+        written = [figures.scores_figure(result.results, folder / "scores.png", heading),
+                   figures.tags_figure(result.results, folder / "tags.png", result.experiment)]
+        source = args.data or result.results["config"]["data"]
+        try:
+            images = example_images(source, result.results["config"].get("limit"), [r["id"] for r in result.records])
+            written.append(write_browser(folder / "examples.html", heading, result.records, result.results, images))
+        except InputError as e:
+            print(f"{folder}: no examples.html: {e}")
+        print("Wrote " + ", ".join(str(w) for w in written) + "\n")
+
+    rows = summary.published_rows(results)
+    if rows:
+        heading = "All rows with a published Image score"
+        print(f"## {heading}\n\n{table(summary.PUBLISHED_HEADER, rows, heading)}")
+
+
+if __name__ == "__main__":
+    main_with_clean_errors(main)

@@ -1,0 +1,42 @@
+"""Helpers for tests that run the repository's scripts as subprocesses and read what they write."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+from fixtures import ROOT
+
+
+def env() -> dict:
+    return {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+
+
+def run(command, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(command, cwd=kwargs.pop("cwd", ROOT), env=env(), capture_output=True, text=True,
+                          timeout=600, **kwargs)
+
+
+def read_records(out: Path) -> list[dict]:
+    return [json.loads(line) for line in (out / "examples.jsonl").read_text().splitlines()]
+
+
+def winoground(records, key, higher_is_better):
+    """Text / Image / Group written out from the benchmark's definition, independently of evaluation.metrics."""
+    better = (lambda x, y: x > y) if higher_is_better else (lambda x, y: x < y)
+    text = image = group = 0
+    for r in records:
+        s = r[key]
+        t = better(s["c0_i0"], s["c1_i0"]) and better(s["c1_i1"], s["c0_i1"])
+        i = better(s["c0_i0"], s["c0_i1"]) and better(s["c1_i1"], s["c1_i0"])
+        text, image, group = text + t, image + i, group + (t and i)
+    n = len(records)
+    return {"text": round(100 * text / n, 2), "image": round(100 * image / n, 2), "group": round(100 * group / n, 2)}
+
+
+def table_row(stdout: str, label: str) -> list[str]:
+    """The cells of the Markdown table row whose first cell is `label`."""
+    line = next(line for line in stdout.splitlines() if line.startswith(f"| {label} |"))
+    return [cell.strip() for cell in line.strip("|").split("|")]

@@ -1,0 +1,154 @@
+"""summarize.py on the tiny fixtures' results: tables equal results.json, figures are drawn, the page is sound."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import shutil
+import subprocess
+import sys
+from html.parser import HTMLParser
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from fixtures import ROOT
+from scripts import env, read_records, table_row, winoground
+
+
+@pytest.fixture(scope="module")
+def finished(cli, tmp_path_factory):
+    """Result folders of experiments 1 and 2 on the tiny models and the drawn Winoground folder."""
+    root = tmp_path_factory.mktemp("results")
+    for experiment in ("experiment1", "experiment2"):
+        done = subprocess.run(cli(experiment, root / experiment), cwd=ROOT, env=env(), capture_output=True,
+                              text=True, timeout=600)
+        assert done.returncode == 0, done.stderr
+    return root
+
+
+def _summarize(*args, cwd=ROOT):
+    return subprocess.run([sys.executable, str(ROOT / "summarize.py"), *map(str, args)], cwd=cwd, env=env(),
+                          capture_output=True, text=True, timeout=600)
+
+
+class Page(HTMLParser):
+    """Collects what the tests check, and fails on a closing tag that does not match the open one."""
+    VOID = {"meta", "img", "br", "hr", "input", "link", "option"}
+
+    def __init__(self):
+        super().__init__()
+        self.open, self.ids, self.images, self.scripts, self._script = [], [], [], {}, None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag not in self.VOID:
+            self.open.append(tag)
+        if tag == "section":
+            self.ids.append(int(attrs["data-id"]))
+        if tag == "img":
+            self.images.append(attrs["src"])
+        if tag == "script":
+            self._script = attrs.get("id", "code")
+
+    def handle_endtag(self, tag):
+        if tag in self.VOID:
+            return
+        assert self.open and self.open[-1] == tag, f"</{tag}> closes <{self.open[-1] if self.open else None}>"
+        self.open.pop()
+        self._script = None
+
+    def handle_data(self, data):
+        if self._script:
+            self.scripts[self._script] = self.scripts.get(self._script, "") + data
+
+
+def test_tables_figures_and_page(finished):
+    done = _summarize(finished / "experiment1", finished / "experiment2")
+    assert done.returncode == 0, done.stderr
+    for experiment in ("experiment1", "experiment2"):
+        folder = finished / experiment
+        results = json.loads((folder / "results.json").read_text())
+        section = done.stdout.split(f"## {experiment} (")[1].split("## ")[0]
+        for method in results["methods"].values():
+            cells = table_row(section, method["label"])
+            for cell, kind in zip(cells[1:4], ("text", "image", "group")):
+                low, high = method["interval95"][kind]
+                assert cell == f"{method[kind]:.2f} [{low:.2f}, {high:.2f}]"
+            published = method["published_image"]
+            if published is None:
+                assert cells[4:] == ["-", "-", "-"]
+            else:
+                low, high = method["interval95"]["image"]
+                assert cells[4:] == [f"{published:.2f}", f"{method['image'] - published:.2f}",
+                                     "yes" if low <= published <= high else "no"]
+        for png in ("scores.png", "tags.png"):
+            with Image.open(folder / png) as image:
+                pixels = np.asarray(image.convert("L"))
+            assert image.size[0] >= 600 and pixels.std() > 10  # drawn, not blank
+    assert table_row(done.stdout, "BLIP contrastive head")[4] == "13.50"
+    combined = done.stdout.split("## All rows with a published Image score")[1]
+    assert table_row(combined, "experiment2 | DistilRoBERTa + BLIP ITM head score ratios (as published)")[3] == "32.75"
+
+
+def test_page_ids_thumbnails_and_filters(finished):
+    assert _summarize(finished / "experiment2").returncode == 0
+    records = read_records(finished / "experiment2")
+    results = json.loads((finished / "experiment2" / "results.json").read_text())
+    page = Page()
+    page.feed((finished / "experiment2" / "examples.html").read_text())
+    page.close()
+    assert page.open == [] and sorted(page.ids) == [r["id"] for r in records]
+    assert len(page.images) == 2 * len(records)
+    for src in page.images:
+        Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1]))).load()
+    filters = json.loads(page.scripts["filters"])
+    # The filters of the compared pairs, recomputed from examples.jsonl with the benchmark's definition.
+    for comparison in results["comparisons"]:
+        a, b = comparison["a"], comparison["b"]
+        for kind in ("text", "image", "group"):
+            right = {r["id"] for r in records if winoground([r], a, results["methods"][a]["higher_is_better"])[kind]}
+            wrong_b = {r["id"] for r in records
+                       if not winoground([r], b, results["methods"][b]["higher_is_better"])[kind]}
+            assert set(filters[f"{a} right, {b} wrong ({kind})"]) == right & wrong_b
+    assert any(filters.values())  # the tiny models do disagree somewhere
+    text = (finished / "experiment2" / "examples.html").read_text()
+    assert "T' (published search)" in text and "T' (improved search)" in text
+
+
+def test_latex(finished):
+    done = _summarize(finished / "experiment1", "--latex")
+    assert done.returncode == 0
+    assert done.stdout.count(r"\begin{tabular}") == 2 and r"\toprule" in done.stdout and r"\bottomrule" in done.stdout
+    assert "P(T given I) from BLIP causal-LM head (as published) & " in done.stdout and "| " not in done.stdout
+
+
+def test_missing_image_source_still_writes_tables_and_figures(finished, tmp_path):
+    folder = tmp_path / "experiment1"
+    shutil.copytree(finished / "experiment1", folder)
+    for name in ("scores.png", "tags.png", "examples.html"):
+        (folder / name).unlink(missing_ok=True)
+    done = _summarize(folder, "--data", tmp_path / "gone")
+    assert done.returncode == 0 and "Traceback" not in done.stderr
+    errors = [line for line in done.stdout.splitlines() if "no examples.html" in line]
+    assert len(errors) == 1 and "gone" in errors[0]
+    assert (folder / "scores.png").exists() and (folder / "tags.png").exists()
+    assert not (folder / "examples.html").exists() and "| BLIP ITM head |" in done.stdout
+
+
+def test_unfinished_and_empty_folders_say_what_to_run(cli, tmp_path):
+    (tmp_path / "empty").mkdir()
+    unfinished = tmp_path / "unfinished"
+    unfinished.mkdir()
+    (unfinished / "config.json").write_text(json.dumps({"experiment": "experiment3", "seed": 0}))
+    (unfinished / "examples.jsonl").write_text('{"id": 0}\n{"id": 1}\n')
+    done = _summarize(tmp_path / "empty", unfinished)
+    assert done.returncode == 0
+    lines = [line for line in done.stdout.splitlines() if line.strip()]
+    assert lines[0].startswith(f"{tmp_path / 'empty'}: ") and "python experiment1.py --out" in lines[0]
+    assert "unfinished experiment3 run (2 examples scored" in lines[1] and "python experiment3.py --out" in lines[1]
+    assert len(lines) == 2
+    nothing = _summarize(cwd=tmp_path)  # no folder named and no results/ here
+    assert nothing.returncode == 2 and nothing.stderr.strip().startswith("error: no result folders")
