@@ -44,6 +44,9 @@ class Scorer:
     def __init__(self, model, processor, head: str, name_or_path: str = ""):
         self.model = model
         self.processor = processor
+        # Cross-attention keys and values of each image computed once and shared by its pairs
+        # (scoring/shared_kv.py); False recomputes them per pair, which the speed benchmark compares.
+        self.share_image_kv = True
         self.name_or_path = name_or_path or getattr(model, "name_or_path", "")
         self.head = self._check_head(head)
 

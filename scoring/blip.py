@@ -30,6 +30,7 @@ from PIL import Image
 from scoring.base import Scorer, load_component, load_pretrained
 from scoring.batching import right_pad, summed_log_probs, token_ids
 from scoring.errors import InputError
+from scoring.shared_kv import shared_cross_attention
 
 
 def load_blip(model_cls, name_or_path: str, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32):
@@ -101,9 +102,25 @@ def contrastive_similarity(model, tokenizer, image_embeds: torch.Tensor, texts: 
     return (text_feat @ image_feat.t()).float()
 
 
+def _cross_attend(text_model, image_embeds, image_index, share_image_kv: bool) -> dict:
+    """Keyword arguments that make a BLIP text model cross-attend pair p to image image_index[p].
+
+    With share_image_kv, each image's keys and values are projected once per layer (scoring/shared_kv.py);
+    the model still needs image states of the pairs' batch size, which a free expanded view provides.
+    """
+    if not share_image_kv:
+        images = image_embeds[image_index]
+        return {"encoder_hidden_states": images,
+                "encoder_attention_mask": torch.ones(images.shape[:2], dtype=torch.long, device=images.device)}
+    layers = [layer.crossattention.self for layer in text_model.encoder.layer]
+    cache = shared_cross_attention([(a.key, a.value) for a in layers], image_embeds, image_index,
+                                   layers[0].attention_head_size)
+    return {"encoder_hidden_states": image_embeds[:1].expand(len(image_index), -1, -1), "past_key_values": cache}
+
+
 @torch.no_grad()
 def itm_logits(model, tokenizer, image_embeds: torch.Tensor, texts: Sequence[str], text_index: torch.Tensor,
-               image_index: torch.Tensor, first_token: int | None = None) -> torch.Tensor:
+               image_index: torch.Tensor, first_token: int | None = None, share_image_kv: bool = True) -> torch.Tensor:
     """The ITM head's two logits (no-match, match) for each pair (texts[text_index[p]], image image_index[p]).
 
     `first_token` replaces the processor's [CLS] in first place (BLIP's own ITM used [ENC]).
@@ -111,10 +128,9 @@ def itm_logits(model, tokenizer, image_embeds: torch.Tensor, texts: Sequence[str
     ids, mask = right_pad(token_ids(tokenizer, texts, True), tokenizer.pad_token_id, image_embeds.device)
     if first_token is not None:
         ids[:, 0] = first_token
-    images = image_embeds[image_index]
-    image_mask = torch.ones(images.shape[:2], dtype=torch.long, device=images.device)
     hidden = model.text_encoder(input_ids=ids[text_index], attention_mask=mask[text_index],
-                                encoder_hidden_states=images, encoder_attention_mask=image_mask).last_hidden_state
+                                **_cross_attend(model.text_encoder, image_embeds, image_index, share_image_kv)
+                                ).last_hidden_state
     return model.itm_head(hidden[:, 0]).float()
 
 
@@ -123,17 +139,16 @@ def itm_log_prob(logits: torch.Tensor) -> torch.Tensor:
     return logits.float().log_softmax(dim=-1)[:, 1]
 
 
-def _decoder_logits(model, image_embeds, ids, mask, image_index) -> torch.Tensor:
-    images = image_embeds[image_index]
-    image_mask = torch.ones(images.shape[:2], dtype=torch.long, device=images.device)
-    out = model.text_decoder(input_ids=ids, attention_mask=mask, encoder_hidden_states=images,
-                             encoder_attention_mask=image_mask, use_cache=False)
+def _decoder_logits(model, image_embeds, ids, mask, image_index, share_image_kv: bool = True) -> torch.Tensor:
+    out = model.text_decoder(input_ids=ids, attention_mask=mask, use_cache=False,
+                             **_cross_attend(model.text_decoder.bert, image_embeds, image_index, share_image_kv))
     return out.logits[:, :-1].float()  # position k predicts token k + 1
 
 
 @torch.no_grad()
 def clm_published_loss(model, tokenizer, image_embeds: torch.Tensor, texts: Sequence[str], text_index: torch.Tensor,
-                       image_index: torch.Tensor, label_smoothing: float = 0.1) -> torch.Tensor:
+                       image_index: torch.Tensor, label_smoothing: float = 0.1, share_image_kv: bool = True
+                       ) -> torch.Tensor:
     """The published captioning score: mean label-smoothed next-token cross-entropy, lower is better.
 
     Ids are the processor's `[CLS] tokens [SEP]` with [SEP] dropped and [CLS] kept in first place,
@@ -142,7 +157,7 @@ def clm_published_loss(model, tokenizer, image_embeds: torch.Tensor, texts: Sequ
     ids, mask = right_pad([s[:-1] for s in token_ids(tokenizer, texts, True)], tokenizer.pad_token_id,
                           image_embeds.device)
     ids, mask = ids[text_index], mask[text_index]
-    logits = _decoder_logits(model, image_embeds, ids, mask, image_index)
+    logits = _decoder_logits(model, image_embeds, ids, mask, image_index, share_image_kv)
     targets, valid = ids[:, 1:], mask[:, 1:].float()
     lse = logits.logsumexp(dim=-1)
     nll = lse - logits.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
@@ -153,7 +168,7 @@ def clm_published_loss(model, tokenizer, image_embeds: torch.Tensor, texts: Sequ
 
 @torch.no_grad()
 def clm_log_likelihood(model, tokenizer, image_embeds: torch.Tensor, texts: Sequence[str], text_index: torch.Tensor,
-                       image_index: torch.Tensor, prompt: str = "") -> torch.Tensor:
+                       image_index: torch.Tensor, prompt: str = "", share_image_kv: bool = True) -> torch.Tensor:
     """log P(T|I): summed log-probabilities of the caption's tokens and the end token, after [DEC] + prompt."""
     config = model.config.text_config
     prompt_ids = token_ids(tokenizer, [prompt], False)[0] if prompt else []
@@ -161,7 +176,7 @@ def clm_log_likelihood(model, tokenizer, image_embeds: torch.Tensor, texts: Sequ
                  for s in token_ids(tokenizer, texts, False)]
     ids, mask = right_pad(sequences, config.pad_token_id, image_embeds.device)
     ids, mask = ids[text_index], mask[text_index]
-    logits = _decoder_logits(model, image_embeds, ids, mask, image_index)
+    logits = _decoder_logits(model, image_embeds, ids, mask, image_index, share_image_kv)
     scored = mask[:, 1:].clone()
     scored[:, : len(prompt_ids)] = 0  # the prompt conditions the caption but is not scored
     return summed_log_probs(logits, ids[:, 1:], scored)
@@ -191,23 +206,27 @@ class BlipRetrievalScorer(_BlipScorer):
     def _contrastive(self, features, texts, t, i):
         return contrastive_similarity(self.model, self.processor.tokenizer, features, texts)[t, i]
 
+    def _itm_logits(self, features, texts, t, i, first_token=None):
+        return itm_logits(self.model, self.processor.tokenizer, features, texts, t, i, first_token,
+                          self.share_image_kv)
+
     def _itm(self, features, texts, t, i):
-        return itm_logits(self.model, self.processor.tokenizer, features, texts, t, i)[:, 1]
+        return self._itm_logits(features, texts, t, i)[:, 1]
 
     def _itm_logprob(self, features, texts, t, i):
-        return itm_log_prob(itm_logits(self.model, self.processor.tokenizer, features, texts, t, i))
+        return itm_log_prob(self._itm_logits(features, texts, t, i))
 
     def _score_heads(self, features, texts, t, i, heads):
         scores = {}
         if {"itm", "itm_logprob"} & set(heads):  # one ITM forward serves both
-            logits = itm_logits(self.model, self.processor.tokenizer, features, texts, t, i)
+            logits = self._itm_logits(features, texts, t, i)
             scores = {"itm": logits[:, 1], "itm_logprob": itm_log_prob(logits)}
         others = [h for h in heads if h not in scores]
         return {**scores, **super()._score_heads(features, texts, t, i, others)}
 
     def _itm_enc(self, features, texts, t, i):
         enc = enc_token_id(self.processor.tokenizer, self.model.config.text_config)
-        return itm_log_prob(itm_logits(self.model, self.processor.tokenizer, features, texts, t, i, first_token=enc))
+        return itm_log_prob(self._itm_logits(features, texts, t, i, first_token=enc))
 
 
 class BlipCaptioningScorer(_BlipScorer):
@@ -217,7 +236,9 @@ class BlipCaptioningScorer(_BlipScorer):
     HEADS = {"clm": False, "clm_exact": True}
 
     def _clm(self, features, texts, t, i):
-        return clm_published_loss(self.model, self.processor.tokenizer, features, texts, t, i)
+        return clm_published_loss(self.model, self.processor.tokenizer, features, texts, t, i,
+                                  share_image_kv=self.share_image_kv)
 
     def _clm_exact(self, features, texts, t, i):
-        return clm_log_likelihood(self.model, self.processor.tokenizer, features, texts, t, i)
+        return clm_log_likelihood(self.model, self.processor.tokenizer, features, texts, t, i,
+                                  share_image_kv=self.share_image_kv)

@@ -19,8 +19,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from scoring.base import Scorer, index_features
+from scoring.base import Scorer
 from scoring.batching import right_pad, summed_log_probs, token_ids
+from scoring.shared_kv import shared_cross_attention
 
 
 class _Blip2Scorer(Scorer):
@@ -152,11 +153,20 @@ class Blip2CaptioningScorer(_Blip2Scorer):
         return summed_log_probs(logits[:, n_queries - 1:-1], ids, scored)
 
     def _encoder_decoder_log_likelihood(self, features, captions, t, i):
-        encoder_states, encoder_mask = index_features(features, i)
+        encoder_states, encoder_mask = features
         config = self.model.config.text_config
         labels, mask = right_pad(captions, config.pad_token_id, self.device)
         labels, mask = labels[t], mask[t]
         decoder_ids = torch.cat([torch.full_like(labels[:, :1], config.decoder_start_token_id), labels[:, :-1]], dim=1)
-        out = self.model.language_model(encoder_outputs=(encoder_states,), attention_mask=encoder_mask,
-                                        decoder_input_ids=decoder_ids, decoder_attention_mask=mask)
+        language_model = self.model.language_model
+        if self.share_image_kv:  # the decoder's cross-attention keys and values once per image
+            blocks = [block.layer[1].EncDecAttention for block in language_model.decoder.block]
+            cache = shared_cross_attention([(a.k, a.v) for a in blocks], encoder_states, i, config.d_kv)
+            # Every image's encoder input has the same length, so one image's states and mask, expanded
+            # for free, give the pairs' shapes; the keys and values come from the cache.
+            inputs = {"encoder_outputs": (encoder_states[:1].expand(len(i), -1, -1),),
+                      "attention_mask": encoder_mask[:1].expand(len(i), -1), "past_key_values": cache}
+        else:
+            inputs = {"encoder_outputs": (encoder_states[i],), "attention_mask": encoder_mask[i]}
+        out = language_model(decoder_input_ids=decoder_ids, decoder_attention_mask=mask, use_cache=False, **inputs)
         return summed_log_probs(out.logits, labels, mask)

@@ -189,3 +189,36 @@ def test_available_families_lists_heads_and_directions():
     families = scoring.available_families()
     assert families["blip-captioning"] == {"clm": False, "clm_exact": True}
     assert families["clip"] == {"contrastive": True}
+
+
+@pytest.mark.parametrize("name,head", CASES)
+def test_shared_image_keys_values_equal_recomputation(checkpoints, images, name, head):
+    scorer = scoring.load_scorer(str(checkpoints[name]), head)
+    features = scorer.encode(scorer.preprocess(images[:3]))
+    pairs = all_pairs(len(TEXTS), 3)
+    shared = scorer.score(features, TEXTS, *pairs)
+    scorer.share_image_kv = False
+    torch.testing.assert_close(shared, scorer.score(features, TEXTS, *pairs), **TOL)
+
+
+# The first cross-attention key projection of each model that cross-attends from text to image states.
+CROSS_ATTENTION_KEY = {
+    "blip-retrieval": lambda m: m.text_encoder.encoder.layer[0].crossattention.self.key,
+    "blip-captioning": lambda m: m.text_decoder.bert.encoder.layer[0].crossattention.self.key,
+    "blip2-captioning-t5": lambda m: m.language_model.decoder.block[0].layer[1].EncDecAttention.k,
+}
+
+
+@pytest.mark.parametrize("name", list(CROSS_ATTENTION_KEY))
+@pytest.mark.parametrize("share", [True, False])
+def test_cross_attention_projects_each_image_once(checkpoints, images, name, share):
+    scorer = scoring.load_scorer(str(checkpoints[name]), list(scoring.family_of(str(checkpoints[name])).HEADS)[-1])
+    scorer.share_image_kv = share
+    features = scorer.encode(scorer.preprocess(images[:3]))
+    rows = []
+    hook = CROSS_ATTENTION_KEY[name](scorer.model).register_forward_hook(lambda m, args, out: rows.append(len(out)))
+    try:
+        scorer.score(features, TEXTS, *all_pairs(len(TEXTS), 3))  # 12 pairs over 3 images
+    finally:
+        hook.remove()
+    assert rows == ([3] if share else [12])
