@@ -39,18 +39,12 @@ def main():
     clm = run.load_scorer("clm", args.clm_model, "clm_exact")
     rows = run.rows(METHODS)
     heads = {role: [m.head for m in rows if m.model == role] for role in ("itm", "clm")}
-    # BLIP-large checkpoints share their image preprocessing; resize each image once when they do.
-    same_pixels = itm.preprocess_config() == clm.preprocess_config()
 
-    def score(examples):
-        images = [ex[f"image_{i}"] for ex in examples for i in (0, 1)]
-        captions = [ex[f"caption_{c}"] for ex in examples for c in (0, 1)]
-        t, i = grid_pairs(len(examples), 2)  # the 4 (caption, image) pairs of each example
-        pixels = itm.preprocess(images)
-        scores = itm.score_heads(itm.encode(pixels), captions, t, i, heads["itm"])
-        pixels = pixels if same_pixels else clm.preprocess(images)
-        scores |= clm.score_heads(clm.encode(pixels), captions, t, i, heads["clm"])
-        return example_records(examples, {k: v.view(-1, 2, 2) for k, v in scores.items()})
+    def score(batch):  # pixel values come preprocessed, once per distinct preprocessing (BLIP-large: once)
+        t, i = grid_pairs(len(batch), 2)  # the 4 (caption, image) pairs of each example
+        scores = itm.score_heads(itm.encode(batch.pixels_for(itm)), batch.captions, t, i, heads["itm"])
+        scores |= clm.score_heads(clm.encode(batch.pixels_for(clm)), batch.captions, t, i, heads["clm"])
+        return example_records(batch.examples, {k: v.view(-1, 2, 2) for k, v in scores.items()})
 
     run.score(score)
     run.report(run.finish(), rows, REFERENCES, COMPARISONS)

@@ -49,16 +49,15 @@ def main():
     rows = run.rows(METHODS)
     heads = sorted({m.head for m in rows})
 
-    def score(examples):
-        images = [ex[f"image_{i}"] for ex in examples for i in (0, 1)]
-        captions = [ex[f"caption_{c}"] for ex in examples for c in (0, 1)]
+    def score(batch):
+        captions = batch.captions
         swaps = {m: find_swaps(mlm, mlm_tokenizer, captions, m, args.seed, cache=swap_cache)
                  for m in (PUBLISHED, IMPROVED)}
         swap_cache.save()
         # Six texts per example: caption_0, caption_1, their published T', their improved T'.
         texts = grid_texts(captions, *(swapped_or_same(captions, swaps[m]) for m in (PUBLISHED, IMPROVED)))
-        t, i = grid_pairs(len(examples), 6)
-        s = {h: v.view(-1, 6, 2) for h, v in itm.score_heads(itm.encode(itm.preprocess(images)), texts, t, i,
+        t, i = grid_pairs(len(batch), 6)
+        s = {h: v.view(-1, 6, 2) for h, v in itm.score_heads(itm.encode(batch.pixels_for(itm)), texts, t, i,
                                                               heads).items()}
 
         T, published, improved = slice(0, 2), slice(2, 4), slice(4, 6)  # [example, text, image]
@@ -71,7 +70,7 @@ def main():
             "itm_enc_exact_ratio": ("itm_enc", lambda x: x[:, T] - x[:, improved]),
         }
         scores = {m.key: arithmetic[m.key][1](s[arithmetic[m.key][0]]) for m in rows}
-        return example_records(examples, scores, swap_fields(swaps))
+        return example_records(batch.examples, scores, swap_fields(swaps))
 
     run.score(score)
     records = run.finish()

@@ -43,14 +43,13 @@ def main():
     rows = run.rows(METHODS)
     published_rows = "clm" in clm.heads  # BLIP's label-smoothed loss; BLIP-2 has only log P(T|I)
 
-    def score(examples):
-        images = [ex[f"image_{i}"] for ex in examples for i in (0, 1)]
-        captions = [ex[f"caption_{c}"] for ex in examples for c in (0, 1)]
+    def score(batch):
+        captions = batch.captions
         swaps = {m: find_swaps(mlm, mlm_tokenizer, captions, m, args.seed, cache=swap_cache)
                  for m in (PUBLISHED, IMPROVED)}
         swap_cache.save()
-        t, i = grid_pairs(len(examples), 4)  # caption_0, caption_1, T'_0, T'_1 x 2 images
-        features = clm.encode(clm.preprocess(images))
+        t, i = grid_pairs(len(batch), 4)  # caption_0, caption_1, T'_0, T'_1 x 2 images
+        features = clm.encode(batch.pixels_for(clm))
 
         T, swapped = slice(0, 2), slice(2, 4)  # [example, text, image]
         texts = grid_texts(captions, swapped_or_same(captions, swaps[IMPROVED]))
@@ -60,7 +59,7 @@ def main():
             texts = grid_texts(captions, swapped_or_same(captions, swaps[PUBLISHED]))
             loss = clm.score(features, texts, t, i, "clm").view(-1, 4, 2)
             scores |= {"clm": loss[:, T], "clm_ratio": loss[:, T] / loss[:, swapped]}
-        return example_records(examples, scores, swap_fields(swaps))
+        return example_records(batch.examples, scores, swap_fields(swaps))
 
     run.score(score)
     records = run.finish()

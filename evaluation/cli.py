@@ -8,6 +8,7 @@ from typing import Callable
 
 import torch
 
+from evaluation.loader import default_workers
 from scoring.batching import DTYPES
 from scoring.errors import InputError
 
@@ -38,6 +39,9 @@ def experiment_parser(experiment: str, description: str, models: tuple[str, ...]
     p.add_argument("--batch-size", type=int, default=16,
                    help="Winoground examples scored together (halved automatically on CUDA out-of-memory)")
     p.add_argument("--limit", type=int, default=None, help="score only the first N examples")
+    p.add_argument("--workers", type=int, default=default_workers(),
+                   help="processes that decode and preprocess images while the model computes (0: in the main "
+                        "process); results are identical for any number")
     p.add_argument("--seed", type=int, default=0, help="seed of the word-swap candidate sampling and the bootstrap")
     p.add_argument("--out", default=f"results/{experiment}",
                    help="output folder for results.json and examples.jsonl; a killed run started again with "
@@ -49,8 +53,9 @@ def experiment_parser(experiment: str, description: str, models: tuple[str, ...]
 
 
 def run_config(args: argparse.Namespace, experiment: str) -> dict:
-    """The arguments that determine the results (not where they are written)."""
-    return {"experiment": experiment, **{k: v for k, v in vars(args).items() if k not in ("out", "swap_cache")}}
+    """The arguments that determine the results (not where they are written, nor how many workers decode)."""
+    return {"experiment": experiment,
+            **{k: v for k, v in vars(args).items() if k not in ("out", "swap_cache", "workers")}}
 
 
 def main_with_clean_errors(main: Callable[[], None]) -> None:

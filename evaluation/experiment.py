@@ -4,7 +4,7 @@ and the final report. A script keeps only its own idea: its rows and their score
     run = WinogroundRun(args, "experiment1")
     itm = run.load_scorer("itm", args.itm_model, "contrastive")
     rows = run.rows(METHODS)                     # the rows the loaded checkpoints can compute
-    run.score(score_batch)                       # score_batch(examples) -> examples.jsonl records
+    run.score(score_batch)                       # score_batch(batch) -> examples.jsonl records
     run.report(run.finish(), rows, REFERENCES, COMPARISONS)   # results.json, printed tables, wall time
 """
 
@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from evaluation import report
 from evaluation.cli import run_config
+from evaluation.loader import Batch, preprocess_key, winoground_batches
 from evaluation.report import Method, Reference
 from evaluation.runs import RunLog, split_on_oom
 from evaluation.winoground import load_winoground
@@ -58,14 +59,21 @@ class WinogroundRun:
                                                 published_image=published))
         return rows
 
-    def score(self, score_batch: Callable[[list[dict]], list[dict]]) -> None:
-        """Score every unfinished batch of examples, appending each batch's records as it finishes."""
+    def score(self, score_batch: Callable[[Batch], list[dict]]) -> None:
+        """Score every unfinished batch of examples, appending each batch's records as it finishes.
+
+        Images are decoded and preprocessed (once per distinct preprocessing of the loaded scorers) in
+        --workers processes while the model scores the batch before.
+        """
         pending = self.log.pending_batches(self.data, self.args.batch_size)
         done = len(self.data) - sum(map(len, pending))
+        preprocessors = {preprocess_key(s): s.preprocess for s in self.scorers.values()}
+        batches = winoground_batches(self.data, pending, preprocessors, self.args.workers,
+                                     pin_memory=self.device.type == "cuda")
         with tqdm(total=len(self.data), initial=done, unit="example") as bar:
-            for rows in pending:
-                self.log.append(split_on_oom(score_batch, [self.data[k] for k in rows]))
-                bar.update(len(rows))
+            for batch in batches:
+                self.log.append(split_on_oom(score_batch, batch))
+                bar.update(len(batch))
 
     def finish(self) -> list[dict]:
         """Every example's record, in data order (examples.jsonl is rewritten in that order)."""

@@ -89,6 +89,10 @@ class Scorer:
     def dtype(self) -> torch.dtype:
         return next(self.model.parameters()).dtype
 
+    def on_device(self, pixels: torch.Tensor) -> torch.Tensor:
+        """Pixel values on the model's device and dtype; from pinned memory the copy overlaps with compute."""
+        return pixels.to(self.device, self.dtype, non_blocking=True)
+
     def with_head(self, head: str) -> "Scorer":
         """The same loaded model scoring with another head (no copy of the weights)."""
         other = copy.copy(self)

@@ -194,7 +194,7 @@ class _BlipScorer(Scorer):
         return cls(model, processor, head, name_or_path)
 
     def encode(self, pixels):
-        return encode_images(self.model, pixels.to(self.device, self.dtype))
+        return encode_images(self.model, self.on_device(pixels))
 
 
 class BlipRetrievalScorer(_BlipScorer):

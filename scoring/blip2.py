@@ -29,7 +29,7 @@ class _Blip2Scorer(Scorer):
     model_type = "blip-2"
 
     def _vision(self, pixels) -> torch.Tensor:
-        return self.model.vision_model(pixel_values=pixels.to(self.device, self.dtype)).last_hidden_state
+        return self.model.vision_model(pixel_values=self.on_device(pixels)).last_hidden_state
 
     def _queries(self, vision: torch.Tensor) -> torch.Tensor:
         """The Q-Former's query outputs over the image tokens (n, queries, width)."""

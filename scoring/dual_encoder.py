@@ -18,7 +18,7 @@ class DualEncoderScorer(Scorer):
 
     def encode(self, pixels):
         with torch.no_grad():
-            out = self.model.get_image_features(pixel_values=pixels.to(self.device, self.dtype))
+            out = self.model.get_image_features(pixel_values=self.on_device(pixels))
         return F.normalize(out.pooler_output.float(), dim=-1)
 
     def text_features(self, texts) -> torch.Tensor:
