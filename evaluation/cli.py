@@ -31,24 +31,59 @@ def experiment_parser(experiment: str, description: str, models: tuple[str, ...]
         default, what = DEFAULT_MODELS[key]
         p.add_argument(f"--{key}-model", default=default,
                        help=f"hub id or local folder of the {what}; the family is read from its config")
+    _shared_flags(p, experiment)
+    if "mlm" in models:
+        p.add_argument("--swap-cache", default="results/swaps.json",
+                       help="JSON file of word swaps T' shared by experiments 2 and 3 (readable, reused across runs)")
+    return p
+
+
+def _shared_flags(p: argparse.ArgumentParser, experiment: str, images_per_batch: bool = False) -> None:
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
                    help="torch device, e.g. cuda, cuda:1, cpu")
     p.add_argument("--dtype", default="float32", choices=sorted(DTYPES),
                    help="model weights and activations; float32 reproduces the published arithmetic, "
                         "bfloat16 is about twice as fast on a recent GPU")
     p.add_argument("--batch-size", type=int, default=16,
-                   help="Winoground examples scored together (halved automatically on CUDA out-of-memory)")
-    p.add_argument("--limit", type=int, default=None, help="score only the first N examples")
+                   help="images encoded together" if images_per_batch else
+                   "Winoground examples scored together (halved automatically on CUDA out-of-memory)")
+    p.add_argument("--limit", type=int, default=None,
+                   help=f"use only the first N {'images (and their captions)' if images_per_batch else 'examples'}")
     p.add_argument("--workers", type=int, default=default_workers(),
                    help="processes that decode and preprocess images while the model computes (0: in the main "
                         "process); results are identical for any number")
     p.add_argument("--seed", type=int, default=0, help="seed of the word-swap candidate sampling and the bootstrap")
     p.add_argument("--out", default=f"results/{experiment}",
-                   help="output folder for results.json and examples.jsonl; a killed run started again with "
-                        "the same folder and arguments continues where it stopped")
-    if "mlm" in models:
-        p.add_argument("--swap-cache", default="results/swaps.json",
-                       help="JSON file of word swaps T' shared by experiments 2 and 3 (readable, reused across runs)")
+                   help="output folder for results.json and the per-example or per-query file; a killed run "
+                        "started again with the same folder and arguments continues where it stopped")
+    if images_per_batch:
+        p.add_argument("--swap-cache", default="results/swaps.json", help="JSON file of word swaps T', shared with "
+                                                                          "experiments 2 and 3")
+
+
+def retrieval_parser(description: str) -> argparse.ArgumentParser:
+    """Flags of the retrieval re-ranking experiment (experiment4.py)."""
+    from evaluation.rerank import DEFAULT_METHODS, ROWS
+    from evaluation.retrieval import COCO, FLICKR
+
+    p = argparse.ArgumentParser(description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--data", default=FLICKR,
+                   help=f"hub dataset id ({FLICKR}, {COCO}) or a local annotation JSON file in BLIP's format "
+                        f"(flickr30k_test.json, coco_karpathy_test.json) or Karpathy's (dataset_*.json, test split)")
+    p.add_argument("--image-root", default=None, help="folder the annotation file's image paths are relative to "
+                                                      "(default: the file's folder)")
+    for key in ("itm", "clm", "mlm"):
+        default, what = DEFAULT_MODELS[key]
+        p.add_argument(f"--{key}-model", default=default, help=f"hub id or local folder of the {what}")
+    p.add_argument("--first-stage-model", default=None,
+                   help="any checkpoint with a contrastive head for the first stage (default: --itm-model), "
+                        "e.g. openai/clip-vit-base-patch32 as the original repository used")
+    p.add_argument("--k", type=int, default=16, help="candidates re-ranked per query; BLIP's protocol uses 128 "
+                                                     "on Flickr30K and 256 on COCO")
+    p.add_argument("--methods", default=",".join(DEFAULT_METHODS),
+                   help=f"comma-separated rows, from: {', '.join(ROWS)}; their costs differ by orders of magnitude")
+    _shared_flags(p, "experiment4", images_per_batch=True)
+    p.add_argument("--pair-batch-size", type=int, default=512, help="(text, image) pairs per model call")
     return p
 
 

@@ -38,7 +38,8 @@ def preprocess_key(scorer) -> str:
 class Batch:
     """Examples (every field but the images) and, per preprocessing, their images' pixel values.
 
-    pixels[key] has shape (2 * len(examples), 3, H, W): image_0 and image_1 of each example in turn.
+    pixels[key] has shape (images per example * len(examples), 3, H, W): for Winoground, image_0 and
+    image_1 of each example in turn.
     """
     examples: list[dict]
     pixels: dict[str, torch.Tensor]
@@ -48,7 +49,8 @@ class Batch:
 
     def __getitem__(self, part: slice) -> "Batch":
         start, stop, _ = part.indices(len(self))
-        return Batch(self.examples[start:stop], {k: v[2 * start:2 * stop] for k, v in self.pixels.items()})
+        per = next(iter(self.pixels.values())).shape[0] // max(len(self), 1) if self.pixels else 0
+        return Batch(self.examples[start:stop], {k: v[per * start:per * stop] for k, v in self.pixels.items()})
 
     @property
     def captions(self) -> list[str]:
@@ -59,11 +61,13 @@ class Batch:
         return self.pixels[preprocess_key(scorer)]
 
 
-class _WinogroundBatches(torch.utils.data.Dataset):
-    def __init__(self, data: datasets.Dataset, ranges: Sequence[range], preprocessors: Mapping[str, Callable]):
-        # Undecoded image bytes: decoding happens once, below, in the worker.
-        self.data = data.cast_column("image_0", datasets.Image(decode=False)).cast_column(
-            "image_1", datasets.Image(decode=False))
+class _ImageBatches(torch.utils.data.Dataset):
+    def __init__(self, data: datasets.Dataset, ranges: Sequence[range], preprocessors: Mapping[str, Callable],
+                 image_columns: Sequence[str]):
+        # Undecoded image bytes or paths: decoding happens once, below, in the worker.
+        for column in image_columns:
+            data = data.cast_column(column, datasets.Image(decode=False))
+        self.data, self.image_columns = data, tuple(image_columns)
         self.ranges, self.preprocessors = list(ranges), dict(preprocessors)
 
     def __len__(self) -> int:
@@ -73,13 +77,14 @@ class _WinogroundBatches(torch.utils.data.Dataset):
         rows = self.data.select(self.ranges[b])
         examples, images = [], []
         for row in rows:
-            examples.append({k: v for k, v in row.items() if not k.startswith("image_")})
-            for key in ("image_0", "image_1"):
+            examples.append({k: v for k, v in row.items() if k not in self.image_columns})
+            for key in self.image_columns:
+                stored = row[key]
                 try:
-                    with Image.open(io.BytesIO(row[key]["bytes"])) as image:
+                    with Image.open(io.BytesIO(stored["bytes"]) if stored["bytes"] else stored["path"]) as image:
                         images.append(image.convert("RGB"))
                 except Exception:  # noqa: BLE001 - PIL raises many types; the main process reports it
-                    name = row[key].get("path") or f"{key} of example {row['id']}"
+                    name = stored["path"] or f"{key} of row {row.get('id', '?')}"
                     return {"error": f"image {name} cannot be decoded: replace the file and run again; the "
                                      f"examples scored so far are kept"}
         return {"examples": examples, "pixels": {k: fn(images) for k, fn in self.preprocessors.items()}}
@@ -87,14 +92,21 @@ class _WinogroundBatches(torch.utils.data.Dataset):
 
 def winoground_batches(data: datasets.Dataset, ranges: Sequence[range], preprocessors: Mapping[str, Callable],
                        workers: int, pin_memory: bool = False) -> Iterator[Batch]:
-    """Batches of data's rows `ranges[0]`, `ranges[1]`, ... in order, preprocessed by each of `preprocessors`.
+    """Batches of Winoground's rows `ranges[0]`, `ranges[1]`, ... in order, preprocessed by each of `preprocessors`.
 
     With pin_memory (for CUDA), pixel values arrive in page-locked memory, so that copies to the GPU
     with `non_blocking=True` overlap with computation.
     """
+    return image_batches(data, ranges, preprocessors, workers, pin_memory, ("image_0", "image_1"))
+
+
+def image_batches(data: datasets.Dataset, ranges: Sequence[range], preprocessors: Mapping[str, Callable],
+                  workers: int, pin_memory: bool = False, image_columns: Sequence[str] = ("image",)
+                  ) -> Iterator[Batch]:
+    """Rows of `data` in batches, each row's `image_columns` decoded once and preprocessed in order."""
     if workers < 0:
         raise InputError(f"--workers must be 0 (decode in the main process) or more, got {workers}")
-    loader = torch.utils.data.DataLoader(_WinogroundBatches(data, ranges, preprocessors), batch_size=None,
+    loader = torch.utils.data.DataLoader(_ImageBatches(data, ranges, preprocessors, image_columns), batch_size=None,
                                          num_workers=workers, pin_memory=pin_memory,
                                          prefetch_factor=2 if workers else None)
     for item in loader:

@@ -21,20 +21,26 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
+def check_config(out_dir: Path, config: Mapping) -> dict:
+    """Create out_dir with config.json, or check that the run already there had the same config."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    config = json.loads(json.dumps(dict(config)))  # normalized as it will be read back
+    config_file = out_dir / "config.json"
+    if config_file.exists():
+        previous = json.loads(config_file.read_text())
+        if previous != config:
+            changed = sorted(k for k in set(previous) | set(config) if previous.get(k) != config.get(k))
+            raise InputError(f"{out_dir} holds a run with other arguments ({', '.join(changed)} differ): "
+                             f"pass another --out, or delete that folder to start over")
+    else:
+        config_file.write_text(json.dumps(config, indent=2) + "\n")
+    return config
+
+
 class RunLog:
     def __init__(self, out_dir: str | Path, config: Mapping):
         self.out_dir = Path(out_dir)
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        self.config = json.loads(json.dumps(dict(config)))  # normalized as it will be read back
-        config_file = self.out_dir / "config.json"
-        if config_file.exists():
-            previous = json.loads(config_file.read_text())
-            if previous != self.config:
-                changed = sorted(k for k in set(previous) | set(self.config) if previous.get(k) != self.config.get(k))
-                raise InputError(f"{self.out_dir} holds a run with other arguments ({', '.join(changed)} differ): "
-                                 f"pass another --out, or delete that folder to start over")
-        else:
-            config_file.write_text(json.dumps(self.config, indent=2) + "\n")
+        self.config = check_config(self.out_dir, config)
         self.examples_file = self.out_dir / "examples.jsonl"
         self.records: dict[int, dict] = {}
         if self.examples_file.exists():

@@ -8,7 +8,6 @@ takes the first layout present (see `_choose_layout`); it never runs the repo's 
 
 from __future__ import annotations
 
-import io
 import json
 import zipfile
 from dataclasses import dataclass
@@ -16,8 +15,8 @@ from pathlib import Path
 from typing import Callable, Iterable, Protocol
 
 import datasets
-import PIL.Image
 
+from evaluation.images import check_image
 from scoring.errors import InputError, first_line
 
 DEFAULT_SOURCE = "facebook/winoground"
@@ -121,7 +120,7 @@ def load_winoground(source: str = DEFAULT_SOURCE, limit: int | None = None, *, h
     """Load Winoground's test split (the first `limit` examples if given) from a hub id or a local folder.
 
     A local folder holds `examples.jsonl` and `images/<stem>.png` (the hub's original file layout).
-    Every image file is checked here (structure and checksums, without decoding; see `_check_image`) so
+    Every image file is checked here (structure and checksums, without decoding; see `evaluation.images.check_image`) so
     that an unreadable file fails now, naming the file, not an hour into a run; images decode when a row
     is read. Raises `InputError` with a one-line message for every problem a user can fix.
     """
@@ -180,37 +179,42 @@ def _from_parquet(paths: list[str], limit: int | None) -> datasets.Dataset:
     rows = ds.cast_column("image_0", datasets.Image(decode=False)).cast_column("image_1", datasets.Image(decode=False))
     for row in rows:
         for key in ("image_0", "image_1"):
-            _check_image(row[key]["bytes"], f"{key} of example {row['id']} in the parquet files")
+            check_image(row[key]["bytes"], f"{key} of example {row['id']} in the parquet files")
     return ds.select_columns(list(COLUMNS)).cast(FEATURES)
 
 
-def _folder_images(folder: Path) -> Callable[[str], bytes]:
-    def read(stem: str) -> bytes:
+def _folder_images(folder: Path) -> Callable[[str], tuple[bytes, dict]]:
+    def read(stem: str) -> tuple[bytes, dict]:
         file = folder / "images" / f"{stem}.png"
         try:
-            return file.read_bytes()
+            data = file.read_bytes()
         except OSError:
             raise InputError(f"image {file} is missing: the folder needs images/<stem>.png for every "
                              f"image named in examples.jsonl") from None
+        # The dataset keeps the path, not the bytes: images are read again only when decoded, and
+        # copying hundreds of MB of bytes into Arrow costs more than decoding them.
+        return data, {"bytes": None, "path": str(file.resolve())}
     return read
 
 
-def _zip_images(archive: Path) -> Callable[[str], bytes]:
+def _zip_images(archive: Path) -> Callable[[str], tuple[bytes, dict]]:
     try:
         zf = zipfile.ZipFile(archive)
     except (OSError, zipfile.BadZipFile):
         raise InputError(f"cannot open {archive} as a zip file: delete it from the hub cache and run again") from None
     names = set(zf.namelist())
 
-    def read(stem: str) -> bytes:
+    def read(stem: str) -> tuple[bytes, dict]:
         name = f"images/{stem}.png"
         if name not in names:
             raise InputError(f"image {name} is missing from {archive}")
-        return zf.read(name)
+        data = zf.read(name)
+        return data, {"bytes": data, "path": f"{stem}.png"}
     return read
 
 
-def _from_jsonl(jsonl: Path, read_image: Callable[[str], bytes], limit: int | None) -> datasets.Dataset:
+def _from_jsonl(jsonl: Path, read_image: Callable[[str], tuple[bytes, dict]], limit: int | None
+                ) -> datasets.Dataset:
     if not jsonl.is_file():
         raise InputError(f"{jsonl} not found: a local Winoground folder needs examples.jsonl and images/")
     rows = {c: [] for c in COLUMNS}
@@ -231,9 +235,9 @@ def _from_jsonl(jsonl: Path, read_image: Callable[[str], bytes], limit: int | No
             for key in COLUMNS:
                 value = example[key]
                 if key.startswith("image_"):
-                    data = read_image(str(value))
-                    _check_image(data, f"{value}.png")
-                    value = {"bytes": data, "path": f"{value}.png"}
+                    data, stored = read_image(str(value))
+                    check_image(data, f"{value}.png")
+                    value = stored
                 rows[key].append(value)
     if not rows["id"]:
         raise InputError(f"{jsonl} holds no examples")
@@ -247,22 +251,3 @@ def _check_columns(present: Iterable[str], where: str) -> None:
     missing = [c for c in COLUMNS if c not in set(present)]
     if missing:
         raise InputError(f"{where} lacks the Winoground column(s) {', '.join(missing)}")
-
-
-def _check_image(data: bytes | None, name: str) -> None:
-    """Check an image file's structure without decoding its pixels, so each image is decoded once per run.
-
-    PNG: every chunk's CRC through IEND (catches truncated and corrupted files); JPEG: the start and end
-    markers (catches truncated files); any other format is decoded, as there is no cheaper full check.
-    """
-    try:
-        with PIL.Image.open(io.BytesIO(data or b"")) as image:
-            if image.format == "PNG":
-                image.verify()
-            elif image.format == "JPEG":
-                if not data.rstrip(b"\0").endswith(b"\xff\xd9"):
-                    raise OSError("truncated JPEG file")
-            else:
-                image.load()
-    except Exception:  # noqa: BLE001 - PIL raises many types for bad files
-        raise InputError(f"image {name} cannot be read as an image: replace the file") from None

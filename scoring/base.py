@@ -47,6 +47,8 @@ class Scorer:
         # Cross-attention keys and values of each image computed once and shared by its pairs
         # (scoring/shared_kv.py); False recomputes them per pair, which the speed benchmark compares.
         self.share_image_kv = True
+        # Texts longer than this many tokens are truncated (None: the model's own limit, if any).
+        self.max_text_length: int | None = None
         self.name_or_path = name_or_path or getattr(model, "name_or_path", "")
         self.head = self._check_head(head)
 
@@ -123,6 +125,23 @@ class Scorer:
 
     def _score_heads(self, features, texts, t, i, heads) -> dict[str, torch.Tensor]:
         return {head: getattr(self, f"_{head}")(features, texts, t, i) for head in heads}
+
+    # --- contrastive heads: embeddings once per text and per image, similarity as a product -------------
+
+    def text_embeddings(self, texts: Sequence[str]) -> torch.Tensor:
+        """Normalized projected text embeddings (n_texts, dim), for families with a contrastive head."""
+        raise NotImplementedError
+
+    def image_embeddings(self, features) -> torch.Tensor:
+        """Normalized projected image embeddings (n_images, dim) or (n_images, queries, dim)."""
+        raise NotImplementedError
+
+    def similarity(self, text_embeddings: torch.Tensor, image_embeddings: torch.Tensor) -> torch.Tensor:
+        """Cosine similarity (n_texts, n_images) of normalized embeddings."""
+        return text_embeddings.float() @ image_embeddings.float().t()
+
+    def _contrastive(self, features, texts, t, i):
+        return self.similarity(self.text_embeddings(texts), self.image_embeddings(features))[t, i]
 
     def score_matrix(self, features, texts: Sequence[str], head: str | None = None) -> torch.Tensor:
         """Every text against every image: (n_texts, n_images) float32."""

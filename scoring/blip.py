@@ -93,13 +93,25 @@ def enc_token_id(tokenizer, text_config) -> int:
 
 
 @torch.no_grad()
-def contrastive_similarity(model, tokenizer, image_embeds: torch.Tensor, texts: Sequence[str]) -> torch.Tensor:
-    """Cosine similarity (n_texts, n_images) of projected [CLS] features; each text encoded once."""
-    ids, mask = right_pad(token_ids(tokenizer, texts, True), tokenizer.pad_token_id, image_embeds.device)
+def text_embeddings(model, tokenizer, texts: Sequence[str], max_length: int | None = None) -> torch.Tensor:
+    """Normalized projected [CLS] features of the texts (n_texts, dim), from the unimodal text encoder."""
+    device = next(model.parameters()).device
+    ids, mask = right_pad(token_ids(tokenizer, texts, True, max_length), tokenizer.pad_token_id, device)
     text_cls = model.text_encoder(input_ids=ids, attention_mask=mask).last_hidden_state[:, 0]
-    text_feat = F.normalize(model.text_proj(text_cls), dim=-1)
-    image_feat = F.normalize(model.vision_proj(image_embeds[:, 0]), dim=-1)
-    return (text_feat @ image_feat.t()).float()
+    return F.normalize(model.text_proj(text_cls), dim=-1)
+
+
+def image_embeddings(model, image_embeds: torch.Tensor) -> torch.Tensor:
+    """Normalized projected [CLS] features of the images (n_images, dim)."""
+    return F.normalize(model.vision_proj(image_embeds[:, 0]), dim=-1)
+
+
+@torch.no_grad()
+def contrastive_similarity(model, tokenizer, image_embeds: torch.Tensor, texts: Sequence[str],
+                           max_length: int | None = None) -> torch.Tensor:
+    """Cosine similarity (n_texts, n_images) of projected [CLS] features; each text encoded once."""
+    text = text_embeddings(model, tokenizer, texts, max_length)
+    return (text @ image_embeddings(model, image_embeds).t()).float()
 
 
 def _cross_attend(text_model, image_embeds, image_index, share_image_kv: bool) -> dict:
@@ -120,12 +132,13 @@ def _cross_attend(text_model, image_embeds, image_index, share_image_kv: bool) -
 
 @torch.no_grad()
 def itm_logits(model, tokenizer, image_embeds: torch.Tensor, texts: Sequence[str], text_index: torch.Tensor,
-               image_index: torch.Tensor, first_token: int | None = None, share_image_kv: bool = True) -> torch.Tensor:
+               image_index: torch.Tensor, first_token: int | None = None, share_image_kv: bool = True,
+               max_length: int | None = None) -> torch.Tensor:
     """The ITM head's two logits (no-match, match) for each pair (texts[text_index[p]], image image_index[p]).
 
     `first_token` replaces the processor's [CLS] in first place (BLIP's own ITM used [ENC]).
     """
-    ids, mask = right_pad(token_ids(tokenizer, texts, True), tokenizer.pad_token_id, image_embeds.device)
+    ids, mask = right_pad(token_ids(tokenizer, texts, True, max_length), tokenizer.pad_token_id, image_embeds.device)
     if first_token is not None:
         ids[:, 0] = first_token
     hidden = model.text_encoder(input_ids=ids[text_index], attention_mask=mask[text_index],
@@ -198,17 +211,24 @@ class _BlipScorer(Scorer):
 
 
 class BlipRetrievalScorer(_BlipScorer):
-    """BlipForImageTextRetrieval: contrastive similarity and the ITM head ([CLS] or [ENC] first)."""
+    """BlipForImageTextRetrieval: contrastive similarity and the ITM head ([CLS] or [ENC] first).
+
+    `itm_enc_logit` is the raw match logit with [ENC] first, what BLIP's own retrieval evaluation adds to
+    the contrastive similarity to re-rank.
+    """
     family = "blip-retrieval"
     architecture = "BlipForImageTextRetrieval"
-    HEADS = {"contrastive": True, "itm": True, "itm_logprob": True, "itm_enc": True}
+    HEADS = {"contrastive": True, "itm": True, "itm_logprob": True, "itm_enc": True, "itm_enc_logit": True}
 
-    def _contrastive(self, features, texts, t, i):
-        return contrastive_similarity(self.model, self.processor.tokenizer, features, texts)[t, i]
+    def text_embeddings(self, texts):
+        return text_embeddings(self.model, self.processor.tokenizer, texts, self.max_text_length)
+
+    def image_embeddings(self, features):
+        return image_embeddings(self.model, features)
 
     def _itm_logits(self, features, texts, t, i, first_token=None):
         return itm_logits(self.model, self.processor.tokenizer, features, texts, t, i, first_token,
-                          self.share_image_kv)
+                          self.share_image_kv, self.max_text_length)
 
     def _itm(self, features, texts, t, i):
         return self._itm_logits(features, texts, t, i)[:, 1]
@@ -221,12 +241,21 @@ class BlipRetrievalScorer(_BlipScorer):
         if {"itm", "itm_logprob"} & set(heads):  # one ITM forward serves both
             logits = self._itm_logits(features, texts, t, i)
             scores = {"itm": logits[:, 1], "itm_logprob": itm_log_prob(logits)}
+        if {"itm_enc", "itm_enc_logit"} & set(heads):  # likewise with [ENC] first
+            logits = self._itm_enc_logits(features, texts, t, i)
+            scores |= {"itm_enc_logit": logits[:, 1], "itm_enc": itm_log_prob(logits)}
         others = [h for h in heads if h not in scores]
         return {**scores, **super()._score_heads(features, texts, t, i, others)}
 
+    def _itm_enc_logits(self, features, texts, t, i):
+        return self._itm_logits(features, texts, t, i, enc_token_id(self.processor.tokenizer,
+                                                                  self.model.config.text_config))
+
     def _itm_enc(self, features, texts, t, i):
-        enc = enc_token_id(self.processor.tokenizer, self.model.config.text_config)
-        return itm_log_prob(self._itm_logits(features, texts, t, i, first_token=enc))
+        return itm_log_prob(self._itm_enc_logits(features, texts, t, i))
+
+    def _itm_enc_logit(self, features, texts, t, i):
+        return self._itm_enc_logits(features, texts, t, i)[:, 1]
 
 
 class BlipCaptioningScorer(_BlipScorer):

@@ -53,16 +53,21 @@ class Blip2RetrievalScorer(_Blip2Scorer):
 
     def _text_ids(self, texts):
         tokenizer = self.processor.tokenizer
-        return right_pad(token_ids(tokenizer, texts, True, self.model.config.qformer_config.max_position_embeddings),
-                         tokenizer.pad_token_id, self.device)
+        max_length = self.max_text_length or self.model.config.qformer_config.max_position_embeddings
+        return right_pad(token_ids(tokenizer, texts, True, max_length), tokenizer.pad_token_id, self.device)
 
-    def _contrastive(self, features, texts, t, i):
+    def text_embeddings(self, texts):
         ids, mask = self._text_ids(texts)
         hidden = self.model.qformer(query_embeds=self.model.embeddings(input_ids=ids), query_length=0,
                                     attention_mask=mask).last_hidden_state[:, 0]
-        text = F.normalize(self.model.text_projection(hidden.to(self.model.text_projection.weight.dtype)), dim=-1)
-        queries = features[1]  # (n_images, n_queries, dim)
-        return torch.einsum("iqd,td->tiq", queries, text.float()).amax(dim=-1)[t, i]
+        return F.normalize(self.model.text_projection(hidden.to(self.model.text_projection.weight.dtype)), dim=-1)
+
+    def image_embeddings(self, features):
+        return features[1]  # (n_images, n_queries, dim)
+
+    def similarity(self, text_embeddings, image_embeddings):
+        """The best of the image's query embeddings for each text, as transformers computes it."""
+        return torch.einsum("iqd,td->tiq", image_embeddings.float(), text_embeddings.float()).amax(dim=-1)
 
     def _itm_logits(self, features, texts, t, i):
         vision = features[0][i]

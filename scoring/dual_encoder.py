@@ -21,13 +21,13 @@ class DualEncoderScorer(Scorer):
             out = self.model.get_image_features(pixel_values=self.on_device(pixels))
         return F.normalize(out.pooler_output.float(), dim=-1)
 
-    def text_features(self, texts) -> torch.Tensor:
+    def image_embeddings(self, features):
+        return features
+
+    def text_embeddings(self, texts) -> torch.Tensor:
         """Normalized projected text embeddings (n_texts, dim), float32."""
-        max_length = self.model.config.text_config.max_position_embeddings
+        max_length = self.max_text_length or self.model.config.text_config.max_position_embeddings
         ids, mask = right_pad(token_ids(self.processor.tokenizer, texts, True, max_length),
                               self.processor.tokenizer.pad_token_id, self.device)
         out = self.model.get_text_features(input_ids=ids, attention_mask=mask)
         return F.normalize(out.pooler_output.float(), dim=-1)
-
-    def _contrastive(self, features, texts, t, i):
-        return (self.text_features(texts) @ features.t())[t, i]

@@ -18,7 +18,7 @@ class SiglipScorer(DualEncoderScorer):
     model_type = "siglip"
     architecture = "SiglipModel"
 
-    def text_features(self, texts):
+    def text_embeddings(self, texts):
         length = self.model.config.text_config.max_position_embeddings
         tokenizer = self.processor.tokenizer
         ids = [s + [tokenizer.pad_token_id] * (length - len(s)) for s in token_ids(tokenizer, texts, True, length)]

@@ -68,6 +68,28 @@ def write_winoground_folder(folder: Path, n: int = len(CAPTION_PAIRS)) -> Path:
     return folder
 
 
+def write_retrieval_data(folder: Path, n_images: int = 8) -> dict[str, Path]:
+    """A retrieval test set of drawn images with two or three captions each, in BLIP's and Karpathy's formats.
+
+    Returns the two annotation files: `blip_test.json` (a list of {"image", "caption"}) and
+    `karpathy.json` ({"images": [...]}, with train images before and after the test ones, to be skipped).
+    """
+    (folder / "images").mkdir(parents=True, exist_ok=True)
+    entries = []
+    for k in range(n_images):
+        draw_image(k + 20, k % 2).save(folder / "images" / f"im_{k}.png")
+        pair = CAPTION_PAIRS[k % len(CAPTION_PAIRS)]
+        captions = [pair[0], pair[1].upper() + "!"] + ([f"{pair[0]} (again)"] if k % 3 == 0 else [])
+        entries.append({"image": f"images/im_{k}.png", "caption": captions})
+    (folder / "blip_test.json").write_text(json.dumps(entries, indent=1))
+    draw_image(0, 0).save(folder / "images" / "train.png")
+    train = {"filepath": "images", "filename": "train.png", "split": "train", "sentences": [{"raw": "a train"}]}
+    test = [{"filepath": "images", "filename": f"im_{k}.png", "split": "test",
+             "sentences": [{"raw": c} for c in e["caption"]]} for k, e in enumerate(entries)]
+    (folder / "karpathy.json").write_text(json.dumps({"images": [train, *test, train]}, indent=1))
+    return {"blip": folder / "blip_test.json", "karpathy": folder / "karpathy.json"}
+
+
 def blip_processor(folder: Path):
     from transformers import BertTokenizer, BlipImageProcessorPil, BlipProcessor
 
@@ -271,6 +293,7 @@ def build_all(root: Path) -> dict[str, Path]:
             "blip-clm": build_blip(root / "blip-clm", "clm", seed=1),
             "blip-itm": build_blip(root / "blip-itm", "itm", seed=2),
             "clip": build_clip(root / "clip"),
+            "retrieval": write_retrieval_data(root / "retrieval")["blip"],
             "mlm": build_roberta(root / "mlm")}
 
 

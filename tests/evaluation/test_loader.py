@@ -136,8 +136,8 @@ def test_file_that_cannot_be_decoded_keeps_finished_work(cli, tmp_path):
     done = run(cli("experiment1", out, "--data", str(folder), "--batch-size", "2", "--workers", "1"))
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr.strip().splitlines()[-1] == (
-        "error: image ex_5_0.png cannot be decoded: replace the file and run again; the examples scored so far "
-        "are kept")
+        f"error: image {png.resolve()} cannot be decoded: replace the file and run again; the examples scored so "
+        f"far are kept")
     assert [r["id"] for r in read_records(out)] == [0, 1, 2, 3]  # the two batches before it
 
 

@@ -46,14 +46,14 @@ def _read_head(head, out):
     """The score from a retrieval model's output for one pair: a similarity, or the two ITM logits."""
     if head == "contrastive":
         return out[0]
-    return out[1] if head == "itm" else out.log_softmax(-1)[1]
+    return out[1] if head in ("itm", "itm_enc_logit") else out.log_softmax(-1)[1]
 
 
 def _blip_retrieval(head):
     def reference(s, image, text):
         inputs = _ids(s.processor.tokenizer, text)
         ids = inputs.input_ids.clone()
-        if head == "itm_enc":
+        if head in ("itm_enc", "itm_enc_logit"):
             ids[0, 0] = s.model.config.text_config.bos_token_id + 1  # [ENC], right after [DEC] (30523 in BLIP)
         out = s.model(input_ids=ids, attention_mask=inputs.attention_mask, pixel_values=_pixels(s, image),
                       use_itm_head=head != "contrastive").itm_score[0]
@@ -175,7 +175,7 @@ def test_missing_head_names_the_heads(checkpoints):
     with pytest.raises(InputError, match="CLIP \\(clip\\), which has no 'itm' head; its heads are contrastive"):
         scoring.load_scorer(str(checkpoints["clip"]), "itm")
     scorer = scoring.load_scorer(str(checkpoints["blip-retrieval"]), "itm")
-    with pytest.raises(InputError, match="its heads are contrastive, itm, itm_logprob, itm_enc"):
+    with pytest.raises(InputError, match="its heads are contrastive, itm, itm_logprob, itm_enc, itm_enc_logit"):
         scorer.with_head("clm")
 
 

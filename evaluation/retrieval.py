@@ -1,0 +1,183 @@
+"""Image-text retrieval test sets (Flickr30K 1K, COCO 5K Karpathy test splits) and BLIP's recall metrics.
+
+`load_retrieval` reads a local annotation file, in BLIP's/LAVIS's format (a JSON list of
+`{"image": path relative to the image root, "caption": [captions]}`) or Karpathy's (`{"images": [{
+"filepath", "filename", "split", "sentences": [{"raw"}]}]}`, test split), or a hub dataset with an
+`image` column and a `caption` list column (parquet files, or the hub's parquet conversion of a
+script-based dataset such as nlphuji/flickr_1k_test_image_text_retrieval). Images are numbered in
+annotation order and captions in annotation order, image-major. Captions are cleaned as BLIP's
+evaluation cleans them (`pre_caption`). Every image file is checked before any model work, and the
+missing or unreadable ones are named in one line.
+
+Recalls follow BLIP's `itm_eval`: text retrieval (an image query) is right at K when the best-ranked
+of the image's captions is within the first K; image retrieval (a caption query) when its image is.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import datasets
+import numpy as np
+
+from evaluation.images import check_image
+from evaluation.winoground import PARQUET_CONVERSION, Hub, HuggingFaceHub
+from scoring.errors import InputError, first_line
+
+FLICKR = "nlphuji/flickr_1k_test_image_text_retrieval"
+COCO = "nlphuji/mscoco_2014_5k_test_image_text_retrieval"
+RECALL_KS = (1, 5, 10)
+METRICS = ("txt_r1", "txt_r5", "txt_r10", "txt_r_mean", "img_r1", "img_r5", "img_r10", "img_r_mean", "r_mean")
+
+
+def pre_caption(caption: str, max_words: int = 30) -> str:
+    """BLIP's caption cleaning for retrieval: lowercase, drop .!"()*#:;~, squeeze spaces, at most 30 words."""
+    caption = re.sub(r"([.!\"()*#:;~])", " ", caption.lower())
+    caption = re.sub(r"\s{2,}", " ", caption).rstrip("\n").strip(" ")
+    words = caption.split(" ")
+    return " ".join(words[:max_words]) if len(words) > max_words else caption
+
+
+@dataclass
+class RetrievalData:
+    images: datasets.Dataset  # one column "image" (undecoded: a path, or bytes), one row per image
+    captions: list[str]  # cleaned, image-major
+    caption_image: list[int]  # the image each caption describes
+
+    @property
+    def image_captions(self) -> list[list[int]]:
+        out: list[list[int]] = [[] for _ in range(len(self.images))]
+        for c, i in enumerate(self.caption_image):
+            out[i].append(c)
+        return out
+
+
+def load_retrieval(source: str, image_root: str | None = None, limit: int | None = None, *,
+                   hub: Hub | None = None) -> RetrievalData:
+    """A retrieval test set from a local annotation JSON file or a hub dataset id; `limit` keeps the first images."""
+    if limit is not None and limit < 1:
+        raise InputError(f"--limit must be a positive number of images, got {limit}")
+    path = Path(source).expanduser()
+    if path.exists() or source.startswith((".", "/", "~")) or source.endswith(".json"):
+        if not path.is_file():
+            raise InputError(f"{source} is not a file: pass an annotation JSON file (BLIP's or Karpathy's format) "
+                             f"or a hub dataset id")
+        root = Path(image_root).expanduser() if image_root else path.parent
+        entries = _read_annotations(path)[:limit]
+        files = [root / rel for rel, _ in entries]
+        _check_files(files, root)
+        images = datasets.Dataset.from_dict({"image": [{"bytes": None, "path": str(f.resolve())} for f in files]},
+                                            features=datasets.Features({"image": datasets.Image(decode=False)}))
+        return _retrieval_data(images, [captions for _, captions in entries], str(path))
+    return _from_hub(source, limit, hub or HuggingFaceHub())
+
+
+def _read_annotations(path: Path) -> list[tuple[str, list[str]]]:
+    """(image path relative to the root, raw captions) per image, in annotation order."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise InputError(f"cannot read {path} as JSON ({first_line(e)}): pass BLIP's or Karpathy's annotation file")
+    fmt = ("use BLIP's format, a list of {\"image\": relative path, \"caption\": [captions]}, or Karpathy's, "
+           "{\"images\": [{\"filepath\", \"filename\", \"split\", \"sentences\": [{\"raw\"}]}]}")
+    try:
+        if isinstance(data, list):
+            entries = [(e["image"], [e["caption"]] if isinstance(e["caption"], str) else list(e["caption"]))
+                       for e in data]
+        elif isinstance(data, dict) and "images" in data:
+            entries = [(str(Path(e.get("filepath", "")) / e["filename"]), [s["raw"] for s in e["sentences"]])
+                       for e in data["images"] if e["split"] == "test"]
+        else:
+            raise InputError(f"{path} is in no annotation format this loader knows: {fmt}")
+    except (KeyError, TypeError) as e:
+        raise InputError(f"{path} lacks the field {first_line(e)} in an entry: {fmt}") from None
+    if not entries:
+        raise InputError(f"{path} holds no test images: {fmt}")
+    for rel, captions in entries:
+        if not captions or not all(isinstance(c, str) for c in captions):
+            raise InputError(f"{path}: image {rel} has no caption strings: {fmt}")
+    return entries
+
+
+def _check_files(files: Sequence[Path], root: Path) -> None:
+    bad = []
+    for f in files:
+        try:
+            check_image(f.read_bytes(), str(f))
+        except (OSError, InputError):
+            bad.append(f.relative_to(root) if f.is_relative_to(root) else f)
+    if bad:
+        shown = ", ".join(map(str, bad[:5])) + (", ..." if len(bad) > 5 else "")
+        raise InputError(f"{len(bad)} of {len(files)} images under {root} are missing or unreadable ({shown}): "
+                         f"pass the folder that holds them with --image-root")
+
+
+def _retrieval_data(images: datasets.Dataset, captions: Sequence[Sequence[str]], source: str) -> RetrievalData:
+    cleaned = [pre_caption(c) for per_image in captions for c in per_image]
+    caption_image = [i for i, per_image in enumerate(captions) for _ in per_image]
+    return RetrievalData(images, cleaned, caption_image)
+
+
+def _from_hub(repo_id: str, limit: int | None, hub: Hub) -> RetrievalData:
+    files = [f for f in hub.list_files(repo_id, None) if f.endswith(".parquet")]
+    revision = None
+    if not files:
+        revision = PARQUET_CONVERSION
+        files = [f for f in hub.list_files(repo_id, revision) if f.endswith(".parquet")]
+    test = sorted(f for f in files if "test" in Path(f).parts or Path(f).name.startswith("test")) or sorted(files)
+    if not test:
+        raise InputError(f"{repo_id} has no parquet files or parquet conversion: pass a local annotation file "
+                         f"(BLIP's or Karpathy's format) and --image-root")
+    try:
+        ds = datasets.Dataset.from_parquet([hub.download(repo_id, f, revision) for f in test])
+    except InputError:
+        raise
+    except Exception as e:  # noqa: BLE001
+        raise InputError(f"cannot read the parquet files of {repo_id} ({first_line(e)})") from None
+    missing = [c for c in ("image", "caption") if c not in ds.column_names]
+    if missing:
+        raise InputError(f"{repo_id} lacks the column(s) {', '.join(missing)}: a retrieval set needs an image column "
+                         f"and a caption column holding each image's captions")
+    if "split" in ds.column_names:
+        ds = ds.filter(lambda split: split == "test", input_columns="split")
+    if limit is not None:
+        ds = ds.select(range(min(limit, len(ds))))
+    images = ds.select_columns(["image"]).cast_column("image", datasets.Image(decode=False))
+    for k, row in enumerate(images):
+        check_image(row["image"]["bytes"], f"image {k} of {repo_id}")
+    captions = [[c] if isinstance(c, str) else list(c) for c in ds["caption"]]
+    return _retrieval_data(images, captions, repo_id)
+
+
+# --- ranking and recall --------------------------------------------------------------------------------
+
+def first_stage_order(similarity: np.ndarray, depth: int) -> np.ndarray:
+    """Per query (row), the first `depth` candidates by descending similarity, ties by candidate index."""
+    order = np.argsort(-similarity, axis=1, kind="stable")
+    return order[:, :depth]
+
+
+def reranked(candidates: np.ndarray, scores: np.ndarray, higher_is_better: bool) -> np.ndarray:
+    """The top-k candidates of each query sorted by a row's scores (ties keep first-stage order)."""
+    key = -scores if higher_is_better else scores
+    return np.take_along_axis(candidates, np.argsort(key, axis=1, kind="stable"), axis=1)
+
+
+def hits(ranking: np.ndarray, relevant: Sequence[Sequence[int]], k: int) -> np.ndarray:
+    """Per query: is any of its relevant candidates among the first k of `ranking` (the final order's head)?"""
+    head = ranking[:, :k]
+    return np.array([bool(np.isin(head[q], relevant[q]).any()) for q in range(len(head))])
+
+
+def recalls(text_hits: dict[int, np.ndarray], image_hits: dict[int, np.ndarray]) -> dict[str, float]:
+    """BLIP's recall keys from per-query hit flags at K = 1, 5, 10, in percent."""
+    out = {f"txt_r{k}": 100.0 * float(text_hits[k].mean()) for k in RECALL_KS}
+    out |= {f"img_r{k}": 100.0 * float(image_hits[k].mean()) for k in RECALL_KS}
+    out["txt_r_mean"] = sum(out[f"txt_r{k}"] for k in RECALL_KS) / 3
+    out["img_r_mean"] = sum(out[f"img_r{k}"] for k in RECALL_KS) / 3
+    out["r_mean"] = (out["txt_r_mean"] + out["img_r_mean"]) / 2
+    return {k: round(out[k], 2) for k in METRICS}
