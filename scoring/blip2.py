@@ -16,12 +16,14 @@ text side indexes into those features.
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 import torch.nn.functional as F
 
 from scoring.base import Scorer
 from scoring.batching import right_pad, summed_log_probs, token_ids
-from scoring.shared_kv import shared_cross_attention
+from scoring.shared_kv import projections_shared_by_image, shared_cross_attention
 
 
 class _Blip2Scorer(Scorer):
@@ -70,16 +72,25 @@ class Blip2RetrievalScorer(_Blip2Scorer):
         return torch.einsum("iqd,td->tiq", image_embeddings.float(), text_embeddings.float()).amax(dim=-1)
 
     def _itm_logits(self, features, texts, t, i):
-        vision = features[0][i]
         ids, mask = self._text_ids(texts)
         queries = self.model.query_tokens.expand(len(t), -1, -1)
         n_queries = queries.shape[1]
         embeds = self.model.embeddings(input_ids=ids[t], query_embeds=queries)
         attention = torch.cat([torch.ones(len(t), n_queries, dtype=torch.long, device=self.device), mask[t]], dim=1)
-        hidden = self.model.qformer(query_embeds=embeds, query_length=n_queries, attention_mask=attention,
-                                    encoder_hidden_states=vision,
-                                    encoder_attention_mask=torch.ones(vision.shape[:2], dtype=torch.long,
-                                                                      device=self.device)).last_hidden_state
+        vision = features[0]
+        if self.share_image_kv:  # the Q-Former's cross-attention keys and values once per image
+            layers = [layer.crossattention.attention for layer in self.model.qformer.encoder.layer
+                      if layer.has_cross_attention]
+            shared = projections_shared_by_image([p for a in layers for p in (a.key, a.value)],
+                                                 vision.to(layers[0].key.weight.dtype), i)
+            vision = vision[:1].expand(len(t), -1, -1)
+        else:
+            shared, vision = contextlib.nullcontext(), vision[i]
+        with shared:
+            hidden = self.model.qformer(query_embeds=embeds, query_length=n_queries, attention_mask=attention,
+                                        encoder_hidden_states=vision,
+                                        encoder_attention_mask=torch.ones(vision.shape[:2], dtype=torch.long,
+                                                                          device=self.device)).last_hidden_state
         hidden = hidden[:, :n_queries].to(self.model.itm_head.weight.dtype)
         return self.model.itm_head(hidden).mean(dim=1).float()
 

@@ -12,6 +12,7 @@ the attention reads it, so memory holds one layer's per-pair keys and values at 
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from typing import Sequence
 
 import torch
@@ -69,3 +70,29 @@ def shared_cross_attention(projections: Sequence[tuple[nn.Module, nn.Module]], i
                                     value(states).view(shape).transpose(1, 2), image_of_pair)
                     for key, value in projections]
     return EncoderDecoderCache(DynamicCache(), cross)
+
+
+@contextmanager
+def projections_shared_by_image(projections: Sequence[nn.Module], image_states: torch.Tensor,
+                                image_index: torch.Tensor):
+    """Within the block, each projection module returns its output for image image_index[p] as row p,
+    computed once per image, and projects nothing itself.
+
+    For attention that reads no cache (BLIP-2's Q-Former): the model is called with image states of the
+    pairs' batch size (a free expanded view); for the duration of the call, each cross-attention key and
+    value projection is fed an empty token slice and its output replaced by the per-image projection,
+    gathered for the pairs. The hooks are removed on exit.
+    """
+    images, image_of_pair = torch.unique(image_index, return_inverse=True)
+    states = image_states.index_select(0, images)
+    handles = []
+    for module in projections:
+        projected = module(states)
+        handles.append(module.register_forward_pre_hook(lambda m, args: (args[0][:, :0],)))
+        handles.append(module.register_forward_hook(
+            lambda m, args, out, projected=projected: projected.index_select(0, image_of_pair)))
+    try:
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()

@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -60,8 +61,9 @@ def main():
                "CLM log P(T|I)": BlipCaptioningScorer(clm, processor, "clm_exact")}
     images = [ex[f"image_{i}"] for ex in synthetic_examples((args.images + 1) // 2) for i in (0, 1)][:args.images]
     print(f"BLIP-large shape, {args.images} images, {device}, {args.dtype}, torch threads {torch.get_num_threads()}")
-    print("| head | texts per image | pairs | recomputed pairs/s | shared pairs/s | speed-up | max abs difference |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("| head | texts per image | pairs | recomputed pairs/s | shared pairs/s | speed-up | max abs difference | "
+          "GFLOP per pair, recomputed | GFLOP per pair, shared |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name, scorer in scorers.items():
         features = scorer.encode(scorer.preprocess(images))
         scorer.score(features, texts_for(2), torch.tensor([0, 1]), torch.tensor([0, 0]))  # warm-up
@@ -70,16 +72,21 @@ def main():
             # Pairs grouped by image, as re-ranking scores them: image k with its m texts.
             image_index = torch.arange(args.images).repeat_interleave(m)
             text_index = torch.arange(m * args.images)
-            seconds = {}
+            seconds, scores = {}, {}
             for share in (False, True):
                 scorer.share_image_kv = share
-                seconds[share], scores = timed(lambda: scorer.score(features, texts, text_index, image_index), device)
-                if share:
-                    difference = (scores - reference).abs().max().item()
-                reference = scores
+                seconds[share], scores[share] = timed(lambda: scorer.score(features, texts, text_index, image_index),
+                                                      device)
+            difference = (scores[True] - scores[False]).abs().max().item()
             pairs = len(text_index)
+            flops = {}
+            for share in (False, True):  # counted in a separate pass: counting slows the run
+                scorer.share_image_kv = share
+                with FlopCounterMode(display=False) as counter:
+                    scorer.score(features, texts, text_index, image_index)
+                flops[share] = counter.get_total_flops() / pairs / 1e9
             print(f"| {name} | {m} | {pairs} | {pairs / seconds[False]:.2f} | {pairs / seconds[True]:.2f} | "
-                  f"{seconds[False] / seconds[True]:.2f} | {difference:.1e} |")
+                  f"{seconds[False] / seconds[True]:.2f} | {difference:.1e} | {flops[False]:.2f} | {flops[True]:.2f} |")
 
 
 if __name__ == "__main__":

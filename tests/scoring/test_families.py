@@ -203,6 +203,7 @@ def test_shared_image_keys_values_equal_recomputation(checkpoints, images, name,
 
 # The first cross-attention key projection of each model that cross-attends from text to image states.
 CROSS_ATTENTION_KEY = {
+    "blip2-retrieval": lambda m: m.qformer.encoder.layer[0].crossattention.attention.key,
     "blip-retrieval": lambda m: m.text_encoder.encoder.layer[0].crossattention.self.key,
     "blip-captioning": lambda m: m.text_decoder.bert.encoder.layer[0].crossattention.self.key,
     "blip2-captioning-t5": lambda m: m.language_model.decoder.block[0].layer[1].EncDecAttention.k,
@@ -215,10 +216,12 @@ def test_cross_attention_projects_each_image_once(checkpoints, images, name, sha
     scorer = scoring.load_scorer(str(checkpoints[name]), list(scoring.family_of(str(checkpoints[name])).HEADS)[-1])
     scorer.share_image_kv = share
     features = scorer.encode(scorer.preprocess(images[:3]))
-    rows = []
-    hook = CROSS_ATTENTION_KEY[name](scorer.model).register_forward_hook(lambda m, args, out: rows.append(len(out)))
+    rows = []  # the image-token rows each call of the projection really projects
+    hook = CROSS_ATTENTION_KEY[name](scorer.model).register_forward_hook(
+        lambda m, args, out: rows.append(out.shape[:-1].numel()))
     try:
         scorer.score(features, TEXTS, *all_pairs(len(TEXTS), 3))  # 12 pairs over 3 images
     finally:
         hook.remove()
-    assert rows == ([3] if share else [12])
+    tokens = (features if isinstance(features, torch.Tensor) else features[0]).shape[1]
+    assert sum(rows) == (3 if share else 12) * tokens
