@@ -129,7 +129,7 @@ def test_two_runs_are_identical(cli, tmp_path):
     assert (runs[0] / "examples.jsonl").read_text() == (runs[1] / "examples.jsonl").read_text()
 
 
-def test_resume_after_kill_equals_uninterruptedrun(cli, tmp_path):
+def test_resume_after_kill_equals_uninterrupted_run(cli, tmp_path):
     whole, killed = tmp_path / "whole", tmp_path / "killed"
     assert run(cli("experiment1", whole, "--batch-size", "1")).returncode == 0
     proc = subprocess.Popen(cli("experiment1", killed, "--batch-size", "1"), cwd=ROOT, env=env(),
