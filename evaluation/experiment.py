@@ -91,8 +91,8 @@ class WinogroundRun:
         number = self.experiment.removeprefix("experiment")
         print(f"\nExperiment {number} on {len(records)} Winoground examples ({self.args.data})")
         for role, s in self.scorers.items():
-            keys = ", ".join(m.key for m in rows if m.model == role)
-            print(f"- rows {keys}: --{role}-model {s.name_or_path} ({s.display_name}, {s.family})")
+            role_rows = ", ".join(m.key for m in rows if m.model == role)
+            print(f"- rows {role_rows}: --{role}-model {s.name_or_path} ({s.display_name}, {s.family})")
         print(f"\n{table}")
         for line in notes:
             print(line)

@@ -163,20 +163,8 @@ class Scorer:
 
 
 def _first_dim(features) -> int:
-    if isinstance(features, torch.Tensor):
-        return features.shape[0]
-    if isinstance(features, dict):
-        return _first_dim(next(iter(features.values())))
-    return _first_dim(features[0])
-
-
-def index_features(features, index: torch.Tensor):
-    """Select images from features of any of the shapes scorers use (tensor, tuple or dict of tensors)."""
-    if isinstance(features, torch.Tensor):
-        return features[index]
-    if isinstance(features, dict):
-        return {k: v[index] for k, v in features.items()}
-    return type(features)(v[index] for v in features)
+    """The number of images in features: a tensor, or a tuple of tensors whose first dimension is the image."""
+    return features.shape[0] if isinstance(features, torch.Tensor) else _first_dim(features[0])
 
 
 def load_pretrained(model_cls, name_or_path: str, device, dtype):
