@@ -170,12 +170,12 @@ def evaluate(rows: Sequence[Row], similarity: np.ndarray, text_order: np.ndarray
         query = np.broadcast_to(np.arange(len(order))[:, None], candidates.shape)
         captions, images = (candidates, query) if task == "text_retrieval" else (query, candidates)
         itc = similarity[captions, images]
+        at = position(captions.reshape(-1), images.reshape(-1)) if len(pairs) else None  # the same for every row
         row_scores = {}
         for row in rows:
             if row.combine == "itc":
                 row_scores[row.key] = itc
                 continue
-            at = position(captions.reshape(-1), images.reshape(-1))
             values = {t: terms[term_name(t)][at].reshape(candidates.shape) for t in row.terms}
             row_scores[row.key] = row.pair_scores(values, itc)
         for row in rows:
