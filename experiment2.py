@@ -61,15 +61,15 @@ def main():
                                                               heads).items()}
 
         T, published, improved = slice(0, 2), slice(2, 4), slice(4, 6)  # [example, text, image]
-        arithmetic = {  # row -> (head, how T and T' combine)
-            "contrastive": ("contrastive", lambda x: x[:, T]), "itm": ("itm", lambda x: x[:, T]),
-            "contrastive_ratio": ("contrastive", lambda x: x[:, T] / x[:, published]),
-            "itm_ratio": ("itm", lambda x: x[:, T] / x[:, published]),
-            "contrastive_exact_ratio": ("contrastive", lambda x: x[:, T] - x[:, improved]),
-            "itm_exact_ratio": ("itm_logprob", lambda x: x[:, T] - x[:, improved]),
-            "itm_enc_exact_ratio": ("itm_enc", lambda x: x[:, T] - x[:, improved]),
+        combine = {  # row -> how its head's scores of T and T' make the row's score
+            "contrastive": lambda x: x[:, T], "itm": lambda x: x[:, T],
+            "contrastive_ratio": lambda x: x[:, T] / x[:, published],
+            "itm_ratio": lambda x: x[:, T] / x[:, published],
+            "contrastive_exact_ratio": lambda x: x[:, T] - x[:, improved],
+            "itm_exact_ratio": lambda x: x[:, T] - x[:, improved],
+            "itm_enc_exact_ratio": lambda x: x[:, T] - x[:, improved],
         }
-        scores = {m.key: arithmetic[m.key][1](s[arithmetic[m.key][0]]) for m in rows}
+        scores = {m.key: combine[m.key](s[m.head]) for m in rows}
         return example_records(batch.examples, scores, swap_fields(swaps))
 
     run.score(score)
