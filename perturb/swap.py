@@ -112,14 +112,16 @@ def masked_token_scores(model, sequences: Sequence[Sequence[int]], positions: Se
                         pad_id: int, normalize: bool, batch_size: int = 1024) -> torch.Tensor:
     """For each sequence, the MLM's raw logit (or log-probability if normalize) of targets[s] at positions[s].
 
-    Sequences are sorted by length and run `batch_size` at a time, right-padded; the LM head runs only
-    at the scored position. Returns float32 scores on the CPU, in the input order.
+    Sequences of one length run together, `batch_size` at a time, so no padding is computed; the LM head
+    runs only at the scored position. Returns float32 scores on the CPU, in the input order.
     """
     device = next(model.parameters()).device
-    order = sorted(range(len(sequences)), key=lambda s: len(sequences[s]))
+    by_length: dict[int, list[int]] = {}
+    for s, sequence in enumerate(sequences):
+        by_length.setdefault(len(sequence), []).append(s)
+    batches = [same[k:k + batch_size] for _, same in sorted(by_length.items()) for k in range(0, len(same), batch_size)]
     out = torch.empty(len(sequences), dtype=torch.float32)
-    for start in range(0, len(order), batch_size):
-        rows = order[start:start + batch_size]
+    for rows in batches:
         ids, mask = right_pad([sequences[s] for s in rows], pad_id, device)
         pos = torch.tensor([positions[s] for s in rows], device=device)
         tgt = torch.tensor([targets[s] for s in rows], device=device)
