@@ -20,16 +20,18 @@ import argparse
 import json
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from evaluation.loader import default_workers, winoground_batches  # noqa: E402
 from evaluation.winoground import load_winoground  # noqa: E402
+from timing import fastest_rounds  # noqa: E402
 
 
 def photo_like(rng: np.random.Generator) -> Image.Image:
@@ -96,13 +98,8 @@ def main():
         paths = {"(floor) one decode + one preprocess, one process": floor, "(before) previous path": before,
                  **{f"(package) check at load, decode + preprocess in {w} worker(s)": lambda w=w: package(w)
                     for w in (1, args.workers)}}
-        # Rounds alternate the paths and each keeps its fastest round, so that none alone meets a busy moment.
-        rows = {name: float("inf") for name in paths}
-        for _ in range(args.repeats):
-            for name, path in paths.items():
-                start = time.perf_counter()
-                path()
-                rows[name] = min(rows[name], time.perf_counter() - start)
+        rows = {name: seconds for name, (seconds, _) in fastest_rounds(paths, torch.device("cpu"),
+                                                                      args.repeats).items()}
         floor_seconds = rows["(floor) one decode + one preprocess, one process"]
 
     print(f"{n_images} photo-sized PNGs ({mb:.0f} MiB, 600-1400 px), batch size {args.batch_size} examples, "

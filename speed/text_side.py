@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import torch
@@ -26,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from throughput import WORDS, build_models, synthetic_examples  # noqa: E402
+from timing import fastest_rounds  # noqa: E402
 
 from scoring.blip import BlipCaptioningScorer, BlipRetrievalScorer  # noqa: E402
 from scoring.batching import DTYPES  # noqa: E402
@@ -35,16 +35,6 @@ def texts_for(n: int, seed: int = 0) -> list[str]:
     g = torch.Generator().manual_seed(seed)
     return [" ".join(WORDS[k] for k in torch.randint(len(WORDS), (int(torch.randint(6, 14, (1,), generator=g)),),
                                                       generator=g)) for _ in range(n)]
-
-
-def timed(fn, device) -> tuple[float, torch.Tensor]:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    start = time.perf_counter()
-    out = fn()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return time.perf_counter() - start, out
 
 
 def main():
@@ -75,15 +65,15 @@ def main():
             # Pairs grouped by image, as re-ranking scores them: image k with its m texts.
             image_index = torch.arange(args.images).repeat_interleave(m)
             text_index = torch.arange(m * args.images)
-            # The two paths alternate and each keeps its fastest run, so both see the same machine state: on
-            # the CPU a path timed right after the other inherits its allocator state (see the README).
-            seconds, scores = {False: float("inf"), True: float("inf")}, {}
-            for _ in range(args.repeats):
-                for share in (False, True):
-                    scorer.share_image_kv = share
-                    elapsed, scores[share] = timed(lambda: scorer.score(features, texts, text_index, image_index),
-                                                   device)
-                    seconds[share] = min(seconds[share], elapsed)
+
+            def score(share: bool) -> torch.Tensor:
+                scorer.share_image_kv = share
+                return scorer.score(features, texts, text_index, image_index)
+
+            runs = fastest_rounds({share: lambda share=share: score(share) for share in (False, True)}, device,
+                                  args.repeats)
+            seconds = {share: s for share, (s, _) in runs.items()}
+            scores = {share: out for share, (_, out) in runs.items()}
             difference = (scores[True] - scores[False]).abs().max().item()
             pairs = len(text_index)
             flops = {}

@@ -24,7 +24,6 @@ import argparse
 import resource
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from perturb.swap import IMPROVED, PUBLISHED, SwapCache, find_swaps, swapped_or_same  # noqa: E402
 from scoring import blip  # noqa: E402
 from scoring.batching import DTYPES, grid_pairs, grid_texts  # noqa: E402
+from timing import fastest_rounds, timed  # noqa: E402
 
 WORDS = ("a the dog cat person tree house sky grass cup plate red blue green small big left right of on "
          "under above next to with and is more than two one chases holds sits stands").split()
@@ -181,17 +181,16 @@ def floor(workload, examples, clm, itm, processor, device, dtype, batch_size):
             blip.encode_images(model, pixels).cpu()
 
 
-def timed(fn, device) -> tuple[float, float]:
-    """Wall seconds and peak memory in GiB (GPU allocations on CUDA, the process's peak RSS on the CPU)."""
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
-    start = time.perf_counter()
-    fn()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-        return time.perf_counter() - start, torch.cuda.max_memory_allocated() / 2**30
-    return time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+def peak_memory(fn, device):
+    """fn, returning the peak memory in GiB of its call (GPU allocations on CUDA, the process's peak RSS on the CPU)."""
+    def run() -> float:
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats()
+            fn()
+            return torch.cuda.max_memory_allocated() / 2**30
+        fn()
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    return run
 
 
 def main():
@@ -234,14 +233,9 @@ def main():
                                                                          args.batch_size, full=False,
                                                                          swap_cache=cache)}),
     }
-    # Rounds alternate the paths and each keeps its fastest round, so that no path alone pays for the first
-    # use of the full batch shape or for a busy moment of the machine.
-    rows = {}
-    for _ in range(args.repeats):
-        for name, path in paths.items():
-            seconds, memory = timed(path, device)
-            rows[name] = (min(seconds, rows.get(name, (seconds,))[0]), memory)
-    rows["(a) naive, per pair"] = timed(lambda: naive(args.workload, examples[:n_naive], *models), device)
+    rows = fastest_rounds({name: peak_memory(path, device) for name, path in paths.items()}, device, args.repeats)
+    rows["(a) naive, per pair"] = timed(peak_memory(lambda: naive(args.workload, examples[:n_naive], *models),
+                                                    device), device)
     per_example = {k: s / (n_naive if k.startswith("(a)") else len(examples)) for k, (s, _) in rows.items()}
     memory = "peak GPU memory GiB" if device.type == "cuda" else "peak RSS GiB (process, cumulative)"
     print(f"workload {args.workload}, {len(examples)} examples ({n_naive} naive), {device}, {args.dtype}, "
