@@ -12,23 +12,22 @@ compute are left out. See scoring/ for the arithmetic.
     python experiment1.py --limit 20 --device cpu
 """
 
-from evaluation import report
+from benchmarks.winoground import HUMANS, RANDOM_CHANCE
 from evaluation.cli import experiment_parser, main_with_clean_errors
-from evaluation.experiment import WinogroundRun
-from evaluation.report import Method
-from evaluation.runs import example_records
-from scoring.batching import grid_pairs
+from evaluation.records import example_records
+from evaluation.rows import Row, Term
+from evaluation.winoground_run import WinogroundRun, term_scores
 
-METHODS = [
-    Method("contrastive", "{model} contrastive head", published_image=13.50, model="itm", head="contrastive"),
-    Method("itm", "{model} ITM head", published_image=24.25, model="itm", head="itm"),
-    Method("itm_logprob", "{model} ITM head, log P(match) (exact)", model="itm", head="itm_logprob"),
-    Method("itm_enc", "{model} ITM head with [ENC] first, log P(match) (exact)", model="itm", head="itm_enc"),
-    Method("clm", "P(T given I) from {model} causal-LM head (as published)", higher_is_better=False,
-           published_image=29.00, model="clm", head="clm"),
-    Method("clm_exact", "log P(T given I) from {model} causal-LM head (exact)", model="clm", head="clm_exact"),
+ROWS = [
+    Row("contrastive", "{model} contrastive head", (Term("itm", "contrastive"),), published_image=13.50),
+    Row("itm", "{model} ITM head", (Term("itm", "itm"),), published_image=24.25),
+    Row("itm_logprob", "{model} ITM head, log P(match) (exact)", (Term("itm", "itm_logprob"),)),
+    Row("itm_enc", "{model} ITM head with [ENC] first, log P(match) (exact)", (Term("itm", "itm_enc"),)),
+    Row("clm", "P(T given I) from {model} causal-LM head (as published)", (Term("clm", "clm"),),
+        higher_is_better=False, published_image=29.00),
+    Row("clm_exact", "log P(T given I) from {model} causal-LM head (exact)", (Term("clm", "clm_exact"),)),
 ]
-REFERENCES = [report.RANDOM_CHANCE, report.HUMANS]
+REFERENCES = [RANDOM_CHANCE, HUMANS]
 COMPARISONS = [("clm", "itm"), ("clm", "contrastive"), ("clm_exact", "clm"), ("itm_enc", "itm_logprob")]
 
 
@@ -37,14 +36,15 @@ def main():
     run = WinogroundRun(args, "experiment1")
     itm = run.load_scorer("itm", args.itm_model, "contrastive")
     clm = run.load_scorer("clm", args.clm_model, "clm_exact")
-    rows = run.rows(METHODS)
-    heads = {role: [m.head for m in rows if m.model == role] for role in ("itm", "clm")}
+    rows = run.rows(ROWS)
+    heads = {role: [t.head for row in rows for t in row.terms if t.model == role] for role in ("itm", "clm")}
 
     def score(batch):  # pixel values come preprocessed, once per distinct preprocessing (BLIP-large: once)
-        t, i = grid_pairs(len(batch), 2)  # the 4 (caption, image) pairs of each example
-        scores = itm.score_heads(itm.encode(batch.pixels_for(itm)), batch.captions, t, i, heads["itm"])
-        scores |= clm.score_heads(clm.encode(batch.pixels_for(clm)), batch.captions, t, i, heads["clm"])
-        return example_records(batch.examples, {k: v.view(-1, 2, 2) for k, v in scores.items()})
+        terms = {}
+        for role, scorer in (("itm", itm), ("clm", clm)):
+            features = scorer.encode(batch.pixels_for(scorer))
+            terms |= term_scores(scorer, role, features, batch.captions, heads[role])
+        return example_records(batch.examples, {row.key: row.scores(terms) for row in rows})
 
     run.score(score)
     run.report(run.finish(), rows, REFERENCES, COMPARISONS)

@@ -11,62 +11,50 @@ The contrastive and ITM rows of the published table are quoted from experiment 1
     python experiment3.py                    # full Winoground on a GPU
 """
 
-from evaluation import report
+from benchmarks.winoground import BLIP_CONTRASTIVE, BLIP_ITM, HUMANS, PALI, RANDOM_CHANCE, VQ2
 from evaluation.cli import experiment_parser, main_with_clean_errors
-from evaluation.experiment import WinogroundRun
-from evaluation.report import Method
-from evaluation.runs import example_records
-from perturb.swap import IMPROVED, PUBLISHED, SwapCache, count_without_swap, find_swaps, load_mlm, swap_fields
-from perturb.swap import swapped_or_same
-from scoring.batching import grid_pairs, grid_texts
+from evaluation.records import example_records
+from evaluation.rows import Row, Term, difference, ratio
+from evaluation.winoground_run import WinogroundRun, term_scores
+from perturb.swap import IMPROVED, PUBLISHED, swapped_or_same
 
-METHODS = [
-    Method("clm", "P(T given I) from {model} causal-LM head (as published)", higher_is_better=False,
-           published_image=29.00, model="clm", head="clm"),
-    Method("clm_exact", "log P(T given I) from {model} causal-LM head (exact)", model="clm", head="clm_exact"),
-    Method("clm_ratio", "DistilRoBERTa + {model} CLM head score ratios (as published)", higher_is_better=False,
-           published_image=50.25, model="clm", head="clm"),
-    Method("clm_exact_ratio", "Improved T' + {model} log P(T given I) - log P(T' given I) (exact)", model="clm",
-           head="clm_exact"),
+ROWS = [
+    Row("clm", "P(T given I) from {model} causal-LM head (as published)", (Term("clm", "clm"),),
+        higher_is_better=False, published_image=29.00),
+    Row("clm_exact", "log P(T given I) from {model} causal-LM head (exact)", (Term("clm", "clm_exact"),)),
+    Row("clm_ratio", "DistilRoBERTa + {model} CLM head score ratios (as published)",
+        (Term("clm", "clm"), Term("clm", "clm", PUBLISHED)), ratio, higher_is_better=False, published_image=50.25),
+    Row("clm_exact_ratio", "Improved T' + {model} log P(T given I) - log P(T' given I) (exact)",
+        (Term("clm", "clm_exact"), Term("clm", "clm_exact", IMPROVED)), difference),
 ]
-REFERENCES = [report.BLIP_CONTRASTIVE, report.BLIP_ITM, report.PALI, report.VQ2, report.RANDOM_CHANCE,
-              report.HUMANS]
+REFERENCES = [BLIP_CONTRASTIVE, BLIP_ITM, PALI, VQ2, RANDOM_CHANCE, HUMANS]
 COMPARISONS = [("clm_ratio", "clm"), ("clm_exact_ratio", "clm_exact"), ("clm_exact_ratio", "clm_ratio")]
+# Each head scores only the T' its rows divide by: the exact log-likelihood the improved one, the
+# published loss the published one.
+SEARCH_OF_HEAD = {"clm_exact": IMPROVED, "clm": PUBLISHED}
 
 
 def main():
     args = experiment_parser("experiment3", __doc__.splitlines()[0], ("clm", "mlm")).parse_args()
     run = WinogroundRun(args, "experiment3")
-    swap_cache = SwapCache(args.swap_cache)
     clm = run.load_scorer("clm", args.clm_model, "clm_exact")
-    mlm, mlm_tokenizer = load_mlm(args.mlm_model, run.device, run.dtype)
-    rows = run.rows(METHODS)
-    published_rows = "clm" in clm.heads  # BLIP's label-smoothed loss; BLIP-2 has only log P(T|I)
+    run.load_mlm(args.mlm_model)
+    rows = run.rows(ROWS)
+    heads = [h for h in SEARCH_OF_HEAD if h in clm.heads]  # BLIP-2 has only log P(T|I), not BLIP's loss
 
     def score(batch):
         captions = batch.captions
-        swaps = {m: find_swaps(mlm, mlm_tokenizer, captions, m, args.seed, cache=swap_cache)
-                 for m in (PUBLISHED, IMPROVED)}
-        swap_cache.save()
-        t, i = grid_pairs(len(batch), 4)  # caption_0, caption_1, T'_0, T'_1 x 2 images
+        swaps = run.swaps(captions)
         features = clm.encode(batch.pixels_for(clm))
-
-        T, swapped = slice(0, 2), slice(2, 4)  # [example, text, image]
-        texts = grid_texts(captions, swapped_or_same(captions, swaps[IMPROVED]))
-        log_p = clm.score(features, texts, t, i, "clm_exact").view(-1, 4, 2)
-        scores = {"clm_exact": log_p[:, T], "clm_exact_ratio": log_p[:, T] - log_p[:, swapped]}
-        if published_rows:
-            texts = grid_texts(captions, swapped_or_same(captions, swaps[PUBLISHED]))
-            loss = clm.score(features, texts, t, i, "clm").view(-1, 4, 2)
-            scores |= {"clm": loss[:, T], "clm_ratio": loss[:, T] / loss[:, swapped]}
-        return example_records(batch.examples, scores, swap_fields(swaps))
+        terms = {}
+        for head in heads:  # four texts per example: caption_0, caption_1 and their T'
+            search = SEARCH_OF_HEAD[head]
+            terms |= term_scores(clm, "clm", features, captions, [head],
+                                 {search: swapped_or_same(captions, swaps[search])})
+        return example_records(batch.examples, {row.key: row.scores(terms) for row in rows}, swaps)
 
     run.score(score)
-    records = run.finish()
-    no_swap = count_without_swap(records)
-    run.report(records, rows, REFERENCES, COMPARISONS, extra={"captions_without_swap": no_swap},
-               notes=[f"\nCaptions with nothing to swap (T' = T): {no_swap[PUBLISHED]} published, "
-                      f"{no_swap[IMPROVED]} improved; word swaps in {args.swap_cache}"])
+    run.report(run.finish(), rows, REFERENCES, COMPARISONS)
 
 
 if __name__ == "__main__":

@@ -14,11 +14,12 @@ examples' images come from the data source recorded in results.json, or from --d
 import argparse
 from pathlib import Path
 
-from evaluation import figures, summary
-from evaluation.browser import write_browser
+from benchmarks.winoground import load_winoground
+from common.errors import InputError
 from evaluation.cli import main_with_clean_errors
-from evaluation.winoground import load_winoground
-from scoring.errors import InputError
+from summary import figures, tables
+from summary.browser import write_browser
+from summary.results import load_result
 
 DEFAULT_FOLDERS = [Path(f"results/experiment{n}") for n in (1, 2, 3)]
 
@@ -39,19 +40,19 @@ def main():
     folders = args.folders or [f for f in DEFAULT_FOLDERS if f.exists()]
     if not folders:
         raise InputError("no result folders: run `python experiment1.py` (and 2, 3) first, or name folders to read")
-    table = summary.latex if args.latex else lambda header, rows, caption: summary.markdown(header, rows)
+    table = tables.latex if args.latex else lambda header, rows, caption: tables.markdown(header, rows)
 
     results = []
     for folder in folders:
         try:
-            result = summary.load_result(folder)
+            result = load_result(folder)
         except InputError as e:
             print(f"{folder}: {e}\n")
             continue
         results.append(result)
         n = result.results["n_examples"]
         heading = f"{result.experiment} ({folder}, {n} Winoground examples)"
-        print(f"## {heading}\n\n{table(summary.EXPERIMENT_HEADER, summary.experiment_rows(result), heading)}\n")
+        print(f"## {heading}\n\n{table(tables.EXPERIMENT_HEADER, tables.experiment_rows(result), heading)}\n")
 
         written = [figures.scores_figure(result.results, folder / "scores.png", heading),
                    figures.tags_figure(result.results, folder / "tags.png", result.experiment)]
@@ -63,10 +64,10 @@ def main():
             print(f"{folder}: no examples.html: {e}")
         print("Wrote " + ", ".join(str(w) for w in written) + "\n")
 
-    rows = summary.published_rows(results)
+    rows = tables.published_rows(results)
     if rows:
         heading = "All rows with a published Image score"
-        print(f"## {heading}\n\n{table(summary.PUBLISHED_HEADER, rows, heading)}")
+        print(f"## {heading}\n\n{table(tables.PUBLISHED_HEADER, rows, heading)}")
 
 
 if __name__ == "__main__":

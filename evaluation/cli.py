@@ -1,16 +1,16 @@
-"""The command line the three experiment scripts share: flags, device choice, one-line errors."""
+"""The command line the experiment scripts share: flags, device choice, one-line errors."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from typing import Callable
+from typing import Callable, Sequence
 
 import torch
 
-from evaluation.loader import default_workers
+from evaluation.batches import default_workers
 from scoring.batching import DTYPES
-from scoring.errors import InputError
+from common.errors import InputError
 
 DEFAULT_MODELS = {
     "clm": ("Salesforce/blip-image-captioning-large",
@@ -61,10 +61,9 @@ def _shared_flags(p: argparse.ArgumentParser, experiment: str, images_per_batch:
                                                                           "experiments 2 and 3")
 
 
-def retrieval_parser(description: str) -> argparse.ArgumentParser:
-    """Flags of the retrieval re-ranking experiment (experiment4.py)."""
-    from evaluation.rerank import DEFAULT_METHODS, ROWS
-    from evaluation.retrieval import COCO, FLICKR
+def retrieval_parser(description: str, rows: Sequence[str], default_rows: Sequence[str]) -> argparse.ArgumentParser:
+    """Flags of the retrieval re-ranking experiment (experiment4.py), whose rows are `rows`."""
+    from benchmarks.retrieval import COCO, FLICKR
 
     p = argparse.ArgumentParser(description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--data", default=FLICKR,
@@ -80,8 +79,8 @@ def retrieval_parser(description: str) -> argparse.ArgumentParser:
                         "e.g. openai/clip-vit-base-patch32 as the original repository used")
     p.add_argument("--k", type=int, default=16, help="candidates re-ranked per query; BLIP's protocol uses 128 "
                                                      "on Flickr30K and 256 on COCO")
-    p.add_argument("--methods", default=",".join(DEFAULT_METHODS),
-                   help=f"comma-separated rows, from: {', '.join(ROWS)}; their costs differ by orders of magnitude")
+    p.add_argument("--rows", default=",".join(default_rows),
+                   help=f"comma-separated rows, from: {', '.join(rows)}; their costs differ by orders of magnitude")
     _shared_flags(p, "experiment4", images_per_batch=True)
     p.add_argument("--pair-batch-size", type=int, default=512, help="(text, image) pairs per model call")
     return p

@@ -15,7 +15,8 @@ from typing import Callable, Mapping, Sequence, TypeVar
 
 import torch
 
-from scoring.errors import InputError
+from common.errors import InputError
+from common.files import write_jsonl
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -88,9 +89,7 @@ class RunLog:
         if missing:
             raise RuntimeError(f"examples {missing[:5]} were never scored")
         ordered = [self.records[i] for i in ids]
-        tmp = self.examples_file.with_suffix(".jsonl.tmp")
-        tmp.write_text("".join(json.dumps(r) + "\n" for r in ordered), encoding="utf-8")
-        tmp.replace(self.examples_file)
+        write_jsonl(self.examples_file, ordered)
         return ordered
 
 
@@ -108,21 +107,3 @@ def split_on_oom(fn: Callable[[Sequence[T]], list[R]], items: Sequence[T]) -> li
         torch.cuda.empty_cache()
     half = len(items) // 2
     return split_on_oom(fn, items[:half]) + split_on_oom(fn, items[half:])
-
-
-def example_records(examples: Sequence[Mapping], scores: Mapping[str, torch.Tensor],
-                    extra: Mapping[str, Sequence] | None = None) -> list[dict]:
-    """examples.jsonl records: id, captions, tags, any extra per-example fields, and four scores per method.
-
-    `scores[key]` has shape (n_examples, 2, 2), indexed [example, caption, image].
-    """
-    records = []
-    for n, ex in enumerate(examples):
-        record = {k: ex[k] for k in ("id", "caption_0", "caption_1", "tag", "secondary_tag", "num_main_preds")}
-        for key, values in (extra or {}).items():
-            record[key] = values[n]
-        for key, s in scores.items():
-            s = s[n].tolist()
-            record[key] = {"c0_i0": s[0][0], "c0_i1": s[0][1], "c1_i0": s[1][0], "c1_i1": s[1][1]}
-        records.append(record)
-    return records

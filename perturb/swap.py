@@ -1,8 +1,9 @@
 """Word-swap perturbations T' of a caption T, found with a masked language model (DistilRoBERTa).
 
-Two methods:
+Two searches:
 
-`published` reproduces the search behind the published numbers (SPEC 4). Candidates are ordered pairs
+`published` reproduces the search behind the published numbers (the original repository's
+`experiment2and3.py`). Candidates are ordered pairs
 (i1, i2) of non-special token positions holding different ids (so each unordered swap appears twice);
 above `max_pairs` a seeded sample of them is kept, in their original order. For each pair, with t1 and
 t2 the tokens at i1 and i2, four raw MLM logits (not log-probabilities) are read:
@@ -26,7 +27,7 @@ all candidates hold the same words, it compares orderings of the same content.
 
 Every candidate of a caption (and of many captions) is scored in a few large batched forward passes.
 The model's LM head runs only at the masked position of each sequence. `SwapCache` stores results in
-a readable JSON file keyed by caption, model, dtype, method, seed and max_pairs.
+a readable JSON file keyed by caption, model, dtype, search, seed and max_pairs.
 """
 
 from __future__ import annotations
@@ -42,13 +43,12 @@ import numpy as np
 import torch
 
 from scoring.batching import right_pad
-from scoring.errors import InputError, first_line
+from common.errors import InputError, first_line
+from common.files import write_json
 
 PUBLISHED = "published"
 IMPROVED = "improved"
-METHODS = (PUBLISHED, IMPROVED)
-# examples.jsonl holds each caption's T' as {prefix}_0 and {prefix}_1.
-FIELD_PREFIX = {PUBLISHED: "swap", IMPROVED: "swap_exact"}
+SEARCHES = (PUBLISHED, IMPROVED)
 
 
 @dataclass(frozen=True)
@@ -61,21 +61,6 @@ class Swap:
 def swapped_or_same(captions: Sequence[str], swaps: Sequence[Swap]) -> list[str]:
     """T' for each caption, or the caption itself where it has no swap (its ratio is then neutral)."""
     return [c if s.text is None else s.text for c, s in zip(captions, swaps)]
-
-
-def swap_fields(swaps: dict[str, Sequence[Swap]]) -> dict[str, list]:
-    """examples.jsonl fields swap_0, swap_1 (published T') and swap_exact_0, swap_exact_1 (improved T').
-
-    `swaps[method]` holds one Swap per caption, two captions per example; None where a caption has no T'.
-    """
-    return {f"{FIELD_PREFIX[method]}_{c}": [s.text for s in method_swaps[c::2]]
-            for method, method_swaps in swaps.items() for c in (0, 1)}
-
-
-def count_without_swap(records: Sequence[dict]) -> dict[str, int]:
-    """How many captions had no T' (and were compared with themselves), per method present in the records."""
-    return {method: sum(r[f"{prefix}_{c}"] is None for r in records for c in (0, 1))
-            for method, prefix in FIELD_PREFIX.items() if f"{prefix}_0" in records[0]}
 
 
 def load_mlm(name_or_path: str, device="cpu", dtype=torch.float32):
@@ -265,12 +250,12 @@ def improved_swaps(model, tokenizer, captions: Sequence[str], seed: int = 0, max
 # --- cache and entry point ---------------------------------------------------------------------------
 
 class SwapCache:
-    """T' per (caption, model, dtype, method, seed, max_pairs), kept in a JSON file a person can read.
+    """T' per (caption, model, dtype, search, seed, max_pairs), kept in a JSON file a person can read.
 
     The file is rewritten atomically by `save`, so an interrupted run never leaves it half-written.
     """
 
-    FIELDS = ("model", "dtype", "method", "seed", "max_pairs", "caption")
+    FIELDS = ("model", "dtype", "search", "seed", "max_pairs", "caption")
 
     def __init__(self, path: str | Path | None):
         self.path = Path(path) if path else None
@@ -295,23 +280,21 @@ class SwapCache:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         ordered = [self.entries[k] for k in sorted(self.entries, key=lambda k: tuple(map(str, k)))]
-        tmp = self.path.with_suffix(self.path.suffix + ".tmp")
-        tmp.write_text(json.dumps({"swaps": ordered}, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-        tmp.replace(self.path)
+        write_json(self.path, {"swaps": ordered}, indent=1, ensure_ascii=False)
 
 
-def find_swaps(model, tokenizer, captions: Sequence[str], method: str, seed: int = 0, max_pairs: int = 1000,
+def find_swaps(model, tokenizer, captions: Sequence[str], search: str, seed: int = 0, max_pairs: int = 1000,
                cache: SwapCache | None = None, batch_size: int = 1024) -> list[Swap]:
-    """T' for every caption by `method` ("published" or "improved"), searching only captions not in the cache."""
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    """T' for every caption by `search` ("published" or "improved"), searching only captions not in the cache."""
+    if search not in SEARCHES:
+        raise ValueError(f"search must be one of {SEARCHES}, got {search!r}")
     dtype = str(next(model.parameters()).dtype).removeprefix("torch.")
-    key = {c: (model.name_or_path, dtype, method, seed, max_pairs, c) for c in captions}  # SwapCache.FIELDS order
+    key = {c: (model.name_or_path, dtype, search, seed, max_pairs, c) for c in captions}  # SwapCache.FIELDS order
     found = {c: cache.get(k) for c, k in key.items()} if cache else {}
     todo = sorted(c for c in key if found.get(c) is None)
     if todo:
-        search = published_swaps if method == PUBLISHED else improved_swaps
-        for caption, swap in zip(todo, search(model, tokenizer, todo, seed, max_pairs, batch_size)):
+        searcher = published_swaps if search == PUBLISHED else improved_swaps
+        for caption, swap in zip(todo, searcher(model, tokenizer, todo, seed, max_pairs, batch_size)):
             found[caption] = swap
             if cache:
                 cache.put(key[caption], swap)

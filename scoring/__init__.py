@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import torch
 
+from common.errors import InputError, first_line
 from scoring.base import Scorer
 from scoring.blip import BlipCaptioningScorer, BlipRetrievalScorer
 from scoring.blip2 import Blip2CaptioningScorer, Blip2RetrievalScorer
 from scoring.clip import ClipScorer
-from scoring.errors import InputError, first_line
 from scoring.siglip import SiglipScorer
 
 FAMILIES: dict[str, type[Scorer]] = {cls.family: cls for cls in (

@@ -24,7 +24,7 @@ import torch
 from PIL import Image
 
 from scoring.batching import all_pairs
-from scoring.errors import InputError, first_line
+from common.errors import InputError, first_line
 
 
 @dataclass
@@ -40,6 +40,8 @@ class Scorer:
     model_type: ClassVar[str]             # the checkpoint config's model_type
     architecture: ClassVar[str]           # the transformers class, as in the config's `architectures`
     HEADS: ClassVar[dict[str, bool]]      # head -> higher_is_better
+    # Texts are cut to this many tokens in retrieval, where the family's own protocol does so (BLIP: 35).
+    retrieval_text_length: ClassVar[int | None] = None
 
     def __init__(self, model, processor, head: str, name_or_path: str = ""):
         self.model = model

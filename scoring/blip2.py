@@ -23,7 +23,7 @@ import torch.nn.functional as F
 
 from scoring.base import Scorer
 from scoring.batching import right_pad, summed_log_probs, token_ids
-from scoring.shared_kv import projections_shared_by_image, shared_cross_attention
+from scoring.shared_kv import placeholder_states, projections_shared_by_image, shared_cross_attention
 
 
 class _Blip2Scorer(Scorer):
@@ -79,11 +79,13 @@ class Blip2RetrievalScorer(_Blip2Scorer):
         attention = torch.cat([torch.ones(len(t), n_queries, dtype=torch.long, device=self.device), mask[t]], dim=1)
         vision = features[0]
         if self.share_image_kv:  # the Q-Former's cross-attention keys and values once per image
-            layers = [layer.crossattention.attention for layer in self.model.qformer.encoder.layer
+            layers = [(k, layer.crossattention.attention) for k, layer in enumerate(self.model.qformer.encoder.layer)
                       if layer.has_cross_attention]
-            shared = projections_shared_by_image([p for a in layers for p in (a.key, a.value)],
-                                                 vision.to(layers[0].key.weight.dtype), i)
-            vision = vision[:1].expand(len(t), -1, -1)
+            names = [f"qformer.encoder.layer.{k}.crossattention.attention.{p}" for k, _ in layers
+                     for p in ("key", "value")]
+            shared = projections_shared_by_image([p for _, a in layers for p in (a.key, a.value)],
+                                                 vision.to(layers[0][1].key.weight.dtype), i, names)
+            vision = placeholder_states(vision, len(t))
         else:
             shared, vision = contextlib.nullcontext(), vision[i]
         with shared:
@@ -177,12 +179,16 @@ class Blip2CaptioningScorer(_Blip2Scorer):
         language_model = self.model.language_model
         if self.share_image_kv:  # the decoder's cross-attention keys and values once per image
             blocks = [block.layer[1].EncDecAttention for block in language_model.decoder.block]
-            cache = shared_cross_attention([(a.k, a.v) for a in blocks], encoder_states, i, config.d_kv)
-            # Every image's encoder input has the same length, so one image's states and mask, expanded
-            # for free, give the pairs' shapes; the keys and values come from the cache.
-            inputs = {"encoder_outputs": (encoder_states[:1].expand(len(i), -1, -1),),
-                      "attention_mask": encoder_mask[:1].expand(len(i), -1), "past_key_values": cache}
+            names = [f"language_model.decoder.block.{k}.layer.1.EncDecAttention" for k in range(len(blocks))]
+            shared = shared_cross_attention([(a.k, a.v) for a in blocks], encoder_states, i, config.d_kv, names)
         else:
-            inputs = {"encoder_outputs": (encoder_states[i],), "attention_mask": encoder_mask[i]}
-        out = language_model(decoder_input_ids=decoder_ids, decoder_attention_mask=mask, use_cache=False, **inputs)
+            shared = contextlib.nullcontext()
+        with shared as cache:
+            if cache is None:
+                inputs = {"encoder_outputs": (encoder_states[i],), "attention_mask": encoder_mask[i]}
+            else:  # every image's encoder input has the same length: one image's mask, expanded, fits all
+                inputs = {"encoder_outputs": (placeholder_states(encoder_states, len(i)),),
+                          "attention_mask": encoder_mask[:1].expand(len(i), -1), "past_key_values": cache}
+            out = language_model(decoder_input_ids=decoder_ids, decoder_attention_mask=mask, use_cache=False,
+                                 **inputs)
         return summed_log_probs(out.logits, labels, mask)

@@ -9,17 +9,54 @@ attention then reads the keys and values from the cache instead of projecting (t
 uses for generation after the first token). Each cache layer gathers its rows for the pairs only when
 the attention reads it, into one buffer that every layer reuses: memory holds one layer's per-pair keys
 and values at a time, and no layer pays for a fresh allocation of that size, which on the CPU costs page
-faults on every call (measured in the README's speed section).
+faults on every call (measured in the README's speed section). `projections_shared_by_image` does the
+same for attention that reads no cache (BLIP-2's Q-Former), by replacing the projections' outputs.
+
+The transformers contract this relies on (checked with transformers 5.23; see requirements.txt):
+- BLIP's text model (`BlipTextSelfAttention`) and T5's decoder (`T5Attention`) take `past_key_values`; when
+  it is an `EncoderDecoderCache` whose `is_updated[layer_idx]` is true, a cross-attention layer reads
+  `cross_attention_cache.layers[layer_idx].keys` and `.values` instead of projecting
+  `encoder_hidden_states` (`CacheLayerMixin` is the class of those layers);
+- `EncoderDecoderCache.__init__` sets `is_updated[layer_idx]` for every cross-attention layer whose
+  `get_seq_length()` is positive;
+- the modules that project (`crossattention.self.key` / `.value` in BLIP, `EncDecAttention.k` / `.v` in T5,
+  `crossattention.attention.key` / `.value` in BLIP-2's Q-Former) are called as modules, so forward hooks see
+  them.
+A release that breaks any of these must not return plausible numbers. So the model is given placeholder
+image states that are all NaN (a free expanded view), which poison every score computed from them; and
+each call checks, on the way out, that every layer read the shared keys and values (or that every hooked
+projection ran), raising `SharedKeysValuesUnused` with the layer's name and the transformers version.
 """
 
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import torch
 from torch import nn
 from transformers.cache_utils import CacheLayerMixin, DynamicCache, EncoderDecoderCache
+
+from common.errors import InputError
+
+
+class SharedKeysValuesUnused(InputError):
+    """A model call did not read the shared cross-attention keys and values: this transformers release
+    computes cross-attention differently from the one this code was written for."""
+
+
+def _unused(layers: Sequence[str]) -> SharedKeysValuesUnused:
+    import transformers
+
+    return SharedKeysValuesUnused(
+        f"{len(layers)} cross-attention layer(s), first {layers[0]}, did not read the image keys and values shared "
+        f"per image under transformers {transformers.__version__}: its attention no longer reads them from the "
+        f"cache; install the version in requirements.txt, or set `scorer.share_image_kv = False`")
+
+
+def placeholder_states(image_states: torch.Tensor, n_pairs: int) -> torch.Tensor:
+    """Image states of the pairs' batch size for a model that must not read them: NaN, so any use shows."""
+    return image_states.new_full((1, *image_states.shape[1:]), float("nan")).expand(n_pairs, *image_states.shape[1:])
 
 
 class PairRows:
@@ -54,13 +91,16 @@ class ImageKeysValues(CacheLayerMixin):
     def __init__(self, keys: torch.Tensor, values: torch.Tensor, key_rows: PairRows, value_rows: PairRows):
         # The mixin's own __init__ would assign `keys` and `values`, which are read-only views here.
         self._keys, self._values, self._key_rows, self._value_rows = keys, values, key_rows, value_rows
+        self.keys_read = self.values_read = 0
 
     @property
     def keys(self) -> torch.Tensor:
+        self.keys_read += 1
         return self._key_rows(self._keys)
 
     @property
     def values(self) -> torch.Tensor:
+        self.values_read += 1
         return self._value_rows(self._values)
 
     def get_seq_length(self) -> int:
@@ -79,13 +119,17 @@ class ImageKeysValues(CacheLayerMixin):
         raise RuntimeError("image keys and values are filled once, never updated")
 
 
+@contextmanager
 def shared_cross_attention(projections: Sequence[tuple[nn.Module, nn.Module]], image_states: torch.Tensor,
-                           image_index: torch.Tensor, head_dim: int) -> EncoderDecoderCache:
+                           image_index: torch.Tensor, head_dim: int, names: Sequence[str]
+                           ) -> Iterator[EncoderDecoderCache]:
     """An EncoderDecoderCache with each layer's cross-attention keys and values, one projection per image.
 
-    `projections[layer]` is that layer's (key, value) projection; `image_states` (n_images, tokens, width)
-    are what the model cross-attends to; pair p attends to image `image_index[p]`. A layer's keys and
-    values, as the model reads them, stay valid until the next layer's are read (`PairRows`).
+    `projections[layer]` is that layer's (key, value) projection and `names[layer]` its name for errors;
+    `image_states` (n_images, tokens, width) are what the model cross-attends to; pair p attends to image
+    `image_index[p]`. Pass the model `placeholder_states` as its image states. A layer's keys and values, as
+    the model reads them, stay valid until the next layer's are read (`PairRows`). Leaving the block checks
+    that every layer read its keys and values.
     """
     images, image_of_pair = torch.unique(image_index, return_inverse=True)
     states = image_states.index_select(0, images)
@@ -96,30 +140,42 @@ def shared_cross_attention(projections: Sequence[tuple[nn.Module, nn.Module]], i
     cross.layers = [ImageKeysValues(key(states).view(shape).transpose(1, 2).contiguous(),
                                     value(states).view(shape).transpose(1, 2).contiguous(), key_rows, value_rows)
                     for key, value in projections]
-    return EncoderDecoderCache(DynamicCache(), cross)
+    yield EncoderDecoderCache(DynamicCache(), cross)
+    unread = [name for layer, name in zip(cross.layers, names) if not (layer.keys_read and layer.values_read)]
+    if unread:
+        raise _unused(unread)
 
 
 @contextmanager
 def projections_shared_by_image(projections: Sequence[nn.Module], image_states: torch.Tensor,
-                                image_index: torch.Tensor):
+                                image_index: torch.Tensor, names: Sequence[str]):
     """Within the block, each projection module returns its output for image image_index[p] as row p,
     computed once per image, and projects nothing itself.
 
-    For attention that reads no cache (BLIP-2's Q-Former): the model is called with image states of the
-    pairs' batch size (a free expanded view); for the duration of the call, each cross-attention key and
-    value projection is fed an empty token slice and its output replaced by the per-image projection,
-    gathered for the pairs. The hooks are removed on exit.
+    For attention that reads no cache (BLIP-2's Q-Former): the model is called with `placeholder_states`
+    of the pairs' batch size; for the duration of the call, each cross-attention key and value projection
+    is fed an empty token slice and its output replaced by the per-image projection, gathered for the
+    pairs. The hooks are removed on exit, which also checks that every projection ran.
     """
     images, image_of_pair = torch.unique(image_index, return_inverse=True)
     states = image_states.index_select(0, images)
-    handles = []
-    for module in projections:
+    handles, calls = [], [0] * len(projections)
+
+    def replace(k, projected):
+        def hook(module, args, out):
+            calls[k] += 1
+            return projected.index_select(0, image_of_pair)
+        return hook
+
+    for k, module in enumerate(projections):
         projected = module(states)
         handles.append(module.register_forward_pre_hook(lambda m, args: (args[0][:, :0],)))
-        handles.append(module.register_forward_hook(
-            lambda m, args, out, projected=projected: projected.index_select(0, image_of_pair)))
+        handles.append(module.register_forward_hook(replace(k, projected)))
     try:
         yield
     finally:
         for handle in handles:
             handle.remove()
+    unused = [name for name, n in zip(names, calls) if not n]
+    if unused:
+        raise _unused(unused)

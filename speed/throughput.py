@@ -9,7 +9,7 @@ is downloaded, and N synthetic examples. Workloads:
 Paths:
   (a) naive: one full model forward per (caption, image) pair and, for the swap search, four MLM
       forwards per candidate pair, as the published code did;
-  (b) package: this repository's batched functions, each image encoded once (b+ adds the exact
+  (b) package: this repository's scorers, each image encoded once (b+ adds the exact
       variants the experiment scripts also compute);
   (c) floor: only the vision forwards that (b) cannot avoid.
 The package and floor paths run in alternating rounds and each keeps its fastest; the naive path runs once.
@@ -33,7 +33,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from perturb.swap import IMPROVED, PUBLISHED, SwapCache, find_swaps, swapped_or_same  # noqa: E402
-from scoring import blip  # noqa: E402
+from scoring.blip import BlipCaptioningScorer, BlipRetrievalScorer  # noqa: E402
 from scoring.batching import DTYPES, grid_pairs, grid_texts  # noqa: E402
 from timing import fastest_rounds, timed  # noqa: E402
 
@@ -146,39 +146,39 @@ def naive(workload, examples, clm, itm, processor, mlm, mlm_tok, device, dtype):
 
 
 def package(workload, examples, clm, itm, processor, mlm, mlm_tok, device, dtype, batch_size, full, swap_cache=None):
+    clm, itm = BlipCaptioningScorer(clm, processor, "clm"), BlipRetrievalScorer(itm, processor, "itm")
     for first in range(0, len(examples), batch_size):
         chunk = examples[first:first + batch_size]
         images = [ex[f"image_{i}"] for ex in chunk for i in (0, 1)]
         captions = [ex[f"caption_{c}"] for ex in chunk for c in (0, 1)]
         if workload == "exp1":
-            t, i = grid_pairs(len(chunk), 2, device=device)
-            embeds = blip.encode_images(itm, blip.pixel_values(processor, images, device, dtype))
-            blip.contrastive_similarity(itm, processor.tokenizer, embeds, captions)
-            blip.itm_logits(itm, processor.tokenizer, embeds, captions, t, i)
-            embeds = blip.encode_images(clm, blip.pixel_values(processor, images, device, dtype))
-            out = blip.clm_published_loss(clm, processor.tokenizer, embeds, captions, t, i)
-            if full:
-                out = blip.clm_log_likelihood(clm, processor.tokenizer, embeds, captions, t, i)
+            t, i = grid_pairs(len(chunk), 2)
+            features = itm.encode(itm.preprocess(images))
+            itm.score_heads(features, captions, t, i, ["contrastive", "itm"])
+            features = clm.encode(clm.preprocess(images))
+            out = clm.score_heads(features, captions, t, i, ["clm", "clm_exact"] if full else ["clm"])
         else:
-            t, i = grid_pairs(len(chunk), 4, device=device)
-            embeds = blip.encode_images(clm, blip.pixel_values(processor, images, device, dtype))
+            t, i = grid_pairs(len(chunk), 4)
+            features = clm.encode(clm.preprocess(images))
             swaps = find_swaps(mlm, mlm_tok, captions, PUBLISHED, cache=swap_cache)
-            texts = grid_texts(captions, swapped_or_same(captions, swaps))
-            out = blip.clm_published_loss(clm, processor.tokenizer, embeds, texts, t, i)
+            out = {"clm": clm.score(features, grid_texts(captions, swapped_or_same(captions, swaps)), t, i, "clm")}
             if full:
                 swaps = find_swaps(mlm, mlm_tok, captions, IMPROVED, cache=swap_cache)
                 texts = grid_texts(captions, swapped_or_same(captions, swaps))
-                out = blip.clm_log_likelihood(clm, processor.tokenizer, embeds, texts, t, i)
-        out.cpu()
+                out["clm_exact"] = clm.score(features, texts, t, i, "clm_exact")
+        for scores in out.values():
+            scores.cpu()  # waits for the device, so the time includes its work
 
 
 def floor(workload, examples, clm, itm, processor, device, dtype, batch_size):
-    models = (itm, clm) if workload == "exp1" else (clm,)
+    scorers = [BlipCaptioningScorer(clm, processor, "clm")]
+    if workload == "exp1":
+        scorers.insert(0, BlipRetrievalScorer(itm, processor, "itm"))
     for first in range(0, len(examples), batch_size):
         images = [ex[f"image_{i}"] for ex in examples[first:first + batch_size] for i in (0, 1)]
-        pixels = blip.pixel_values(processor, images, device, dtype)
-        for model in models:
-            blip.encode_images(model, pixels).cpu()
+        pixels = scorers[0].preprocess(images)
+        for scorer in scorers:
+            scorer.encode(pixels).cpu()
 
 
 def peak_memory(fn, device):

@@ -274,15 +274,15 @@ def build_blip2_captioning(folder: Path, language_model: str, seed: int = 8) -> 
     return folder
 
 
-# One tiny checkpoint per scorer family (and both BLIP-2 language-model kinds), by name.
+# One tiny checkpoint per scorer family (and both BLIP-2 language-model kinds), by name: (family, builder).
 TINY_CHECKPOINTS = {
-    "blip-retrieval": lambda folder: build_blip(folder, "itm", seed=2),
-    "blip-captioning": lambda folder: build_blip(folder, "clm", seed=1),
-    "blip2-retrieval": build_blip2_retrieval,
-    "blip2-captioning-opt": lambda folder: build_blip2_captioning(folder, "opt"),
-    "blip2-captioning-t5": lambda folder: build_blip2_captioning(folder, "t5"),
-    "clip": build_clip,
-    "siglip": build_siglip,
+    "blip-retrieval": ("blip-retrieval", lambda folder: build_blip(folder, "itm", seed=2)),
+    "blip-captioning": ("blip-captioning", lambda folder: build_blip(folder, "clm", seed=1)),
+    "blip2-retrieval": ("blip2-retrieval", build_blip2_retrieval),
+    "blip2-captioning-opt": ("blip2-captioning", lambda folder: build_blip2_captioning(folder, "opt")),
+    "blip2-captioning-t5": ("blip2-captioning", lambda folder: build_blip2_captioning(folder, "t5")),
+    "clip": ("clip", build_clip),
+    "siglip": ("siglip", build_siglip),
 }
 
 

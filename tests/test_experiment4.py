@@ -13,12 +13,12 @@ import pytest
 import torch
 from transformers import BlipForConditionalGeneration, BlipForImageTextRetrieval, BlipProcessor
 
-from evaluation.retrieval import load_retrieval
+from benchmarks.retrieval import load_retrieval
 from fixtures import ROOT, write_retrieval_data
 from scripts import env, run
 
 K = 3
-METHODS = "itc,itm_blip,itm,clm_exact,contrastive_ratio"
+ROWS = "itc,itm_blip,itm,clm_exact,contrastive_ratio"
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +49,7 @@ def _brute_force_scores(annotations, blip_paths, swaps_file):
     cfg = captioning.config.text_config
     enc = retrieval.config.text_config.bos_token_id + 1  # [ENC]
     swaps = {e["caption"]: e["swap"] for e in json.loads(swaps_file.read_text())["swaps"]
-             if e["method"] == "published"}
+             if e["search"] == "published"}
     shape = (len(data.captions), len(images))
     itc, itm_enc, itm, clm_exact, itc_swap = (np.zeros(shape) for _ in range(5))
     with torch.no_grad():
@@ -90,7 +90,7 @@ def _brute_force_recall(itc, score, relevant, k, at):
 
 def test_recalls_equal_a_brute_force_computation(command, annotations, blip_paths, tmp_path):
     out = tmp_path / "out"
-    done = run(command(out, "--methods", METHODS, "--batch-size", "3"))
+    done = run(command(out, "--rows", ROWS, "--batch-size", "3"))
     assert done.returncode == 0, done.stderr
     results = json.loads((out / "results.json").read_text())
     swaps_file = next(a for a in command(out) if a.endswith("swaps.json"))
@@ -119,9 +119,9 @@ def test_recalls_equal_a_brute_force_computation(command, annotations, blip_path
 
 def test_kill_and_resume_gives_the_same_per_query_file(command, tmp_path):
     whole, killed = tmp_path / "whole", tmp_path / "killed"
-    methods = ["--methods", "itc,itm_blip,clm", "--batch-size", "1", "--workers", "0"]
-    assert run(command(whole, *methods)).returncode == 0
-    proc = subprocess.Popen(command(killed, *methods), cwd=ROOT, env=env(), stdout=subprocess.DEVNULL,
+    flags = ["--rows", "itc,itm_blip,clm", "--batch-size", "1", "--workers", "0"]
+    assert run(command(whole, *flags)).returncode == 0
+    proc = subprocess.Popen(command(killed, *flags), cwd=ROOT, env=env(), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
     while time.time() < deadline and len(list((killed / "pairs").glob("batch_*.npz"))
@@ -131,7 +131,7 @@ def test_kill_and_resume_gives_the_same_per_query_file(command, tmp_path):
     proc.wait()
     finished = len(list((killed / "pairs").glob("batch_*.npz")))
     assert 2 <= finished < 8 and not (killed / "queries.jsonl").exists(), "the run was not killed part-way"
-    again = run(command(killed, *methods))
+    again = run(command(killed, *flags))
     assert again.returncode == 0, again.stderr
     assert (killed / "queries.jsonl").read_bytes() == (whole / "queries.jsonl").read_bytes()
     a, b = (json.loads((out / "results.json").read_text())["methods"] for out in (whole, killed))
@@ -144,5 +144,5 @@ def test_bad_input_is_one_line(command, tmp_path):
     done = run(command(tmp_path / "out", "--data", str(bad)))
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1 and "no annotation format" in done.stderr
-    unknown = run(command(tmp_path / "out2", "--methods", "itc,foo"))
+    unknown = run(command(tmp_path / "out2", "--rows", "itc,foo"))
     assert unknown.returncode == 2 and "unknown row(s) foo" in unknown.stderr

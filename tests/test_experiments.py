@@ -10,11 +10,11 @@ import time
 
 import pytest
 import torch
+from transformers import BlipForConditionalGeneration, BlipForImageTextRetrieval, BlipProcessor
 
 from fixtures import ROOT
 from scripts import env, read_records, run, table_row, winoground
-from evaluation.winoground import load_winoground
-from scoring import blip
+from benchmarks.winoground import load_winoground
 
 METHOD_DIRECTIONS = {
     "experiment1": {"contrastive": True, "itm": True, "itm_logprob": True, "itm_enc": True, "clm": False,
@@ -39,14 +39,14 @@ def test_results_match_recomputed_metrics_and_printed_table(cli, tmp_path, exper
     assert [r["id"] for r in records] == list(range(10)) and results["n_examples"] == 10
     assert results["config"]["seed"] == 0 and "transformers" in results["versions"]
     assert {k: m["higher_is_better"] for k, m in results["methods"].items()} == METHOD_DIRECTIONS[experiment]
-    for key, method in results["methods"].items():
-        expected = winoground(records, key, method["higher_is_better"])
-        assert {k: method[k] for k in ("text", "image", "group")} == expected, key
-        cells = table_row(done.stdout, method["label"])
+    for key, row in results["methods"].items():
+        expected = winoground(records, key, row["higher_is_better"])
+        assert {k: row[k] for k in ("text", "image", "group")} == expected, key
+        cells = table_row(done.stdout, row["label"])
         assert [c.split(" [")[0] for c in cells[1:4]] == [f"{expected[k]:.2f}" for k in ("text", "image", "group")]
         assert cells[4] == PUBLISHED_IMAGE[experiment].get(key, "-")
-        low, high = method["interval95"]["image"]
-        assert low <= method["image"] <= high
+        low, high = row["interval95"]["image"]
+        assert low <= row["image"] <= high
     assert "(reference)" in done.stdout and "wall time" in done.stdout
 
 
@@ -63,15 +63,22 @@ def _ratio_example(cli, tmp_path, experiment, winoground_dir):
     return r, load_winoground(str(winoground_dir), limit=RATIO_EXAMPLE + 1)[RATIO_EXAMPLE]
 
 
+def _pair_forward(model, processor, image, text, **kwargs):
+    """One plain transformers forward of the retrieval model on one pair, as a user would write it."""
+    inputs = processor(images=image, text=text, return_tensors="pt")
+    with torch.no_grad():
+        return model(input_ids=inputs.input_ids, attention_mask=inputs.attention_mask,
+                     pixel_values=inputs.pixel_values, **kwargs).itm_score[0]
+
+
 def test_experiment2_ratios_use_the_recorded_swaps(cli, tmp_path, blip_paths, winoground_dir):
     r, ex = _ratio_example(cli, tmp_path, "experiment2", winoground_dir)
-    model, processor = blip.load_retrieval_model(str(blip_paths["itm"]))
+    model = BlipForImageTextRetrieval.from_pretrained(blip_paths["itm"]).eval()
+    processor = BlipProcessor.from_pretrained(blip_paths["itm"])
     texts = [r["caption_0"], r["swap_0"], r["swap_exact_0"]]
-    embeds = blip.encode_images(model, blip.pixel_values(processor, [ex["image_1"]], "cpu", torch.float32))
-    sim = blip.contrastive_similarity(model, processor.tokenizer, embeds, texts)[:, 0]
-    pairs = torch.arange(3), torch.zeros(3, dtype=torch.long)  # each text with the one image
-    logits = blip.itm_logits(model, processor.tokenizer, embeds, texts, *pairs)
-    log_p = blip.itm_log_prob(logits)
+    sim = torch.stack([_pair_forward(model, processor, ex["image_1"], t, use_itm_head=False)[0] for t in texts])
+    logits = torch.stack([_pair_forward(model, processor, ex["image_1"], t) for t in texts])
+    log_p = logits.log_softmax(-1)[:, 1]
     # The two T' must score differently, or these checks could not tell which one a ratio used.
     assert abs(sim[1] - sim[2]) > 1e-4 and abs(logits[1, 1] - logits[2, 1]) > 1e-4 and abs(log_p[1] - log_p[2]) > 1e-4
     assert r["contrastive_ratio"]["c0_i1"] == pytest.approx((sim[0] / sim[1]).item(), rel=1e-4)
@@ -82,11 +89,18 @@ def test_experiment2_ratios_use_the_recorded_swaps(cli, tmp_path, blip_paths, wi
 
 def test_experiment3_ratios_use_the_recorded_swaps(cli, tmp_path, blip_paths, winoground_dir):
     r, ex = _ratio_example(cli, tmp_path, "experiment3", winoground_dir)
-    model, processor = blip.load_captioning_model(str(blip_paths["clm"]))
-    embeds = blip.encode_images(model, blip.pixel_values(processor, [ex["image_0"]], "cpu", torch.float32))
-    zero = torch.zeros(1, dtype=torch.long)
-    loss_swap = blip.clm_published_loss(model, processor.tokenizer, embeds, [r["swap_0"]], zero, zero)[0]
-    ll_swap = blip.clm_log_likelihood(model, processor.tokenizer, embeds, [r["swap_exact_0"]], zero, zero)[0]
+    model = BlipForConditionalGeneration.from_pretrained(blip_paths["clm"]).eval()
+    processor = BlipProcessor.from_pretrained(blip_paths["clm"])
+    pixels = processor(images=ex["image_0"], return_tensors="pt").pixel_values
+    ids = processor.tokenizer(r["swap_0"], return_tensors="pt").input_ids[:, :-1]  # [CLS] tokens, [SEP] dropped
+    cfg = model.config.text_config
+    exact = torch.tensor([[cfg.bos_token_id, *processor.tokenizer(r["swap_exact_0"], add_special_tokens=False).input_ids,
+                           cfg.sep_token_id]])
+    with torch.no_grad():
+        model.text_decoder.label_smoothing = 0.1  # what the published loss used
+        loss_swap = model(pixel_values=pixels, input_ids=ids, labels=ids).loss
+        log_probs = model(pixel_values=pixels, input_ids=exact).logits[0, :-1].log_softmax(-1)
+    ll_swap = sum(log_probs[k, exact[0, k + 1]] for k in range(exact.shape[1] - 1))
     assert r["clm_ratio"]["c0_i0"] == pytest.approx(r["clm"]["c0_i0"] / loss_swap.item(), rel=1e-4)
     assert r["clm_exact_ratio"]["c0_i0"] == pytest.approx(r["clm_exact"]["c0_i0"] - ll_swap.item(), abs=1e-4)
 
@@ -99,9 +113,9 @@ def test_experiment2_with_clip_has_only_contrastive_rows(cli, tmp_path, clip_pat
     assert list(results["methods"]) == ["contrastive", "contrastive_ratio", "contrastive_exact_ratio"]
     assert results["models"]["itm"] == {"name_or_path": str(clip_path), "family": "clip"}
     records = read_records(out)
-    for key, method in results["methods"].items():
-        assert {k: method[k] for k in ("text", "image", "group")} == winoground(records, key, True)
-        assert method["published_image"] is None  # the published numbers are BLIP's
+    for key, row in results["methods"].items():
+        assert {k: row[k] for k in ("text", "image", "group")} == winoground(records, key, True)
+        assert row["published_image"] is None  # the published numbers are BLIP's
     assert table_row(done.stdout, "CLIP contrastive head")[4] == "-"
     assert table_row(done.stdout, "DistilRoBERTa + CLIP contrastive head score ratios (as published)")
     assert "ITM" not in done.stdout and "rows contrastive, contrastive_ratio, contrastive_exact_ratio: --itm-model" \

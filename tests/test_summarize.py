@@ -72,17 +72,17 @@ def test_tables_figures_and_page(finished):
         folder = finished / experiment
         results = json.loads((folder / "results.json").read_text())
         section = done.stdout.split(f"## {experiment} (")[1].split("## ")[0]
-        for method in results["methods"].values():
-            cells = table_row(section, method["label"])
+        for row in results["methods"].values():
+            cells = table_row(section, row["label"])
             for cell, kind in zip(cells[1:4], ("text", "image", "group")):
-                low, high = method["interval95"][kind]
-                assert cell == f"{method[kind]:.2f} [{low:.2f}, {high:.2f}]"
-            published = method["published_image"]
+                low, high = row["interval95"][kind]
+                assert cell == f"{row[kind]:.2f} [{low:.2f}, {high:.2f}]"
+            published = row["published_image"]
             if published is None:
                 assert cells[4:] == ["-", "-", "-"]
             else:
-                low, high = method["interval95"]["image"]
-                assert cells[4:] == [f"{published:.2f}", f"{method['image'] - published:.2f}",
+                low, high = row["interval95"]["image"]
+                assert cells[4:] == [f"{published:.2f}", f"{row['image'] - published:.2f}",
                                      "yes" if low <= published <= high else "no"]
         for png in ("scores.png", "tags.png"):
             with Image.open(folder / png) as image:

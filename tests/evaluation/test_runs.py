@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from scoring.errors import InputError
+from common.errors import InputError
 from evaluation.runs import RunLog, split_on_oom
 
 

@@ -29,7 +29,7 @@ def _logit(model, ids, at, token):
 
 
 def reference_published(model, tok, caption, seed=0, max_pairs=1000):
-    """SPEC 4 written out directly: four full forwards per ordered pair, one pair at a time."""
+    """The published search written out directly: four full forwards per ordered pair, one pair at a time."""
     ids = tok(caption).input_ids
     special = set(tok.all_special_ids)
     pos = [k for k, t in enumerate(ids) if t not in special]
@@ -123,15 +123,15 @@ def test_improved_picks_the_highest_independent_pll(mlm):
         assert sorted(swap.text.lower().replace(".", "").split()) == sorted(caption.lower().replace(".", "").split())
 
 
-@pytest.mark.parametrize("method, captions", [
+@pytest.mark.parametrize("search, captions", [
     (PUBLISHED, [" dog", "", " dog dog"]),  # "the the" and "dog" (do|g) are swappable here: tokens differ
     (IMPROVED, ["dog", "", "the the", "Cat cat."]),
 ])
-def test_no_swappable_words(mlm, method, captions):
+def test_no_swappable_words(mlm, search, captions):
     model, tok = mlm
-    got = find_swaps(model, tok, captions, method)
+    got = find_swaps(model, tok, captions, search)
     assert all(s.text is None and "fewer than two" in s.reason for s in got)
-    assert find_swaps(model, tok, ["the dog"], method)[0].text is not None
+    assert find_swaps(model, tok, ["the dog"], search)[0].text is not None
 
 
 def _counting(model):
@@ -140,43 +140,43 @@ def _counting(model):
     return calls, handle
 
 
-@pytest.mark.parametrize("method", [PUBLISHED, IMPROVED])
-def test_deterministic_and_cached(mlm, mlm_path, other_mlm_path, tmp_path, method):
+@pytest.mark.parametrize("search", [PUBLISHED, IMPROVED])
+def test_deterministic_and_cached(mlm, mlm_path, other_mlm_path, tmp_path, search):
     model, tok = mlm
     captions = CAPTIONS[:5] + ["dog"]
     cache = SwapCache(tmp_path / "swaps.json")
-    first = find_swaps(model, tok, captions, method, seed=0, cache=cache)
+    first = find_swaps(model, tok, captions, search, seed=0, cache=cache)
     cache.save()
-    assert first == find_swaps(model, tok, captions, method, seed=0)  # no cache: same result again
+    assert first == find_swaps(model, tok, captions, search, seed=0)  # no cache: same result again
     saved = json.loads((tmp_path / "swaps.json").read_text())["swaps"]
     assert {e["caption"]: e["swap"] for e in saved} == {c: s.text for c, s in zip(captions, first)}
-    assert all(e["model"] == str(mlm_path) and e["method"] == method for e in saved)
+    assert all(e["model"] == str(mlm_path) and e["search"] == search for e in saved)
 
     reloaded = SwapCache(tmp_path / "swaps.json")
     calls, handle = _counting(model)
-    assert find_swaps(model, tok, captions, method, seed=0, cache=reloaded) == first
+    assert find_swaps(model, tok, captions, search, seed=0, cache=reloaded) == first
     handle.remove()
     assert not calls  # every caption was a cache hit
 
     other_model, other_tok = load_mlm(str(other_mlm_path))
     calls, handle = _counting(other_model)
-    find_swaps(other_model, other_tok, captions, method, seed=0, cache=reloaded)
+    find_swaps(other_model, other_tok, captions, search, seed=0, cache=reloaded)
     handle.remove()
     assert calls  # another model misses
     calls, handle = _counting(model)
-    find_swaps(model, tok, captions, IMPROVED if method == PUBLISHED else PUBLISHED, seed=0, cache=reloaded)
+    find_swaps(model, tok, captions, IMPROVED if search == PUBLISHED else PUBLISHED, seed=0, cache=reloaded)
     handle.remove()
-    assert calls  # another method misses
+    assert calls  # another search misses
     assert len(reloaded.entries) == 3 * len(captions)
 
 
 def test_corrupt_cache_is_a_clear_error(tmp_path):
-    from scoring.errors import InputError
+    from common.errors import InputError
     (tmp_path / "swaps.json").write_text("{not json")
     with pytest.raises(InputError, match="not a swap cache"):
         SwapCache(tmp_path / "swaps.json")
 
 
-def test_unknown_method(mlm):
+def test_unknown_search(mlm):
     with pytest.raises(ValueError):
         find_swaps(*mlm, ["a b"], "best")

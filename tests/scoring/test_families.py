@@ -14,7 +14,7 @@ import torch
 import scoring
 from fixtures import TINY_CHECKPOINTS, draw_image
 from scoring.batching import all_pairs
-from scoring.errors import InputError
+from common.errors import InputError
 
 TOL = dict(rtol=1e-5, atol=1e-5)
 TEXTS = ["a red circle left of a blue square", "the dog chases the cat",
@@ -29,7 +29,7 @@ def images():
 
 @pytest.fixture(scope="module")
 def checkpoints(tmp_path_factory):
-    return {name: build(tmp_path_factory.mktemp(name)) for name, build in TINY_CHECKPOINTS.items()}
+    return {name: build(tmp_path_factory.mktemp(name)) for name, (_, build) in TINY_CHECKPOINTS.items()}
 
 
 def _pixels(scorer, image):
@@ -118,19 +118,18 @@ def _dual_encoder(head):
 REFERENCES = {"blip-retrieval": _blip_retrieval, "blip-captioning": _blip_captioning,
               "blip2-retrieval": _blip2_retrieval, "blip2-captioning": _blip2_captioning,
               "clip": _dual_encoder, "siglip": _dual_encoder}
-CASES = [(name, head) for name in TINY_CHECKPOINTS
-         for head in scoring.FAMILIES[name.removesuffix("-opt").removesuffix("-t5")].HEADS]
+CASES = [(name, head) for name, (family, _) in TINY_CHECKPOINTS.items() for head in scoring.FAMILIES[family].HEADS]
 
 
 def test_every_family_has_a_tiny_checkpoint_and_references():
-    covered = {name.removesuffix("-opt").removesuffix("-t5") for name in TINY_CHECKPOINTS}
+    covered = {family for family, _ in TINY_CHECKPOINTS.values()}
     assert covered == set(scoring.FAMILIES) == set(REFERENCES)
 
 
 @pytest.mark.parametrize("name,head", CASES)
 def test_batched_scores_equal_per_pair_forward(checkpoints, images, name, head):
     scorer = scoring.load_scorer(str(checkpoints[name]), head)
-    assert scorer.family == name.removesuffix("-opt").removesuffix("-t5")  # read from the config alone
+    assert scorer.family == TINY_CHECKPOINTS[name][0]  # read from the config alone
     assert scorer.higher_is_better == scorer.HEADS[head]
     scores = scorer(images, TEXTS)
     assert scores.shape == (len(TEXTS), len(images)) and scores.dtype == torch.float32
@@ -225,3 +224,68 @@ def test_cross_attention_projects_each_image_once(checkpoints, images, name, sha
         hook.remove()
     tokens = (features if isinstance(features, torch.Tensor) else features[0]).shape[1]
     assert sum(rows) == (3 if share else 12) * tokens
+
+
+class _CalledWithoutHooks(torch.nn.Linear):
+    """A projection a release calls through `.forward`, which no forward hook sees."""
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+
+def _drop_cache(forward):
+    """A model forward as a release would have it that ignores the cache it is given."""
+    def without_cache(self, *args, **kwargs):
+        kwargs["past_key_values"] = None
+        return forward(self, *args, **kwargs)
+    return without_cache
+
+
+# How a transformers release could bypass each family's shared keys and values, the layer named then, and the
+# text side's last layer, which reads what the attention computed from the image.
+BYPASSES = {
+    "blip-retrieval": ("text_encoder.encoder.layer.0.crossattention",
+                       lambda m, patch: patch.setattr(type(m.text_encoder), "forward",
+                                                      _drop_cache(type(m.text_encoder).forward)),
+                       lambda m: m.text_encoder.encoder.layer[-1].output),
+    "blip-captioning": ("text_decoder.bert.encoder.layer.0.crossattention",
+                        lambda m, patch: patch.setattr(type(m.text_decoder.bert), "forward",
+                                                       _drop_cache(type(m.text_decoder.bert).forward)),
+                        lambda m: m.text_decoder.cls),
+    "blip2-captioning-t5": ("language_model.decoder.block.0.layer.1.EncDecAttention",
+                            lambda m, patch: patch.setattr(type(m.language_model.decoder), "forward",
+                                                           _drop_cache(type(m.language_model.decoder).forward)),
+                            lambda m: m.language_model.lm_head),
+    "blip2-retrieval": ("qformer.encoder.layer.0.crossattention.attention.key",
+                        lambda m, patch: [patch.setattr(a, "__class__", _CalledWithoutHooks)
+                                          for layer in m.qformer.encoder.layer
+                                          for a in (layer.crossattention.attention.key,
+                                                    layer.crossattention.attention.value)],
+                        lambda m: m.qformer.encoder.layer[-1].output_query),
+}
+
+
+@pytest.mark.parametrize("name", list(BYPASSES))
+def test_a_release_that_bypasses_shared_keys_values_raises(checkpoints, images, name, monkeypatch):
+    import transformers
+
+    from scoring.shared_kv import SharedKeysValuesUnused
+
+    head = list(scoring.family_of(str(checkpoints[name])).HEADS)[-1]
+    scorer = scoring.load_scorer(str(checkpoints[name]), head)
+    features = scorer.encode(scorer.preprocess(images[:3]))
+    pairs = all_pairs(len(TEXTS), 3)
+    assert torch.isfinite(scorer.score(features, TEXTS, *pairs)).all()
+    layer, bypass, output_layer = BYPASSES[name]
+    bypass(scorer.model, monkeypatch)
+    outputs = []  # what the text side computed from the placeholder image states
+    hook = output_layer(scorer.model).register_forward_hook(lambda m, args, out: outputs.append(out))
+    try:
+        with pytest.raises(SharedKeysValuesUnused, match=rf"first {layer},.* transformers {transformers.__version__}"):
+            scorer.score(features, TEXTS, *pairs)
+    finally:
+        hook.remove()
+    assert len(outputs) == 1 and torch.isnan(outputs[0]).all()  # never a finite score from a placeholder
+    # Without sharing, the same release still scores every pair against its own image.
+    scorer.share_image_kv = False
+    assert torch.isfinite(scorer.score(features, TEXTS, *pairs)).all()

@@ -6,7 +6,7 @@ import io
 
 import PIL.Image
 
-from scoring.errors import InputError
+from common.errors import InputError
 
 
 def check_image(data: bytes | None, name: str) -> None:

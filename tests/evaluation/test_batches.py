@@ -14,10 +14,10 @@ import torch
 from PIL import Image
 
 import scoring
-from evaluation.loader import Batch, winoground_batches
-from evaluation.winoground import COLUMNS, load_winoground
+from evaluation.batches import Batch, winoground_batches
+from benchmarks.winoground import COLUMNS, load_winoground
 from fixtures import draw_image, write_winoground_folder
-from scoring.errors import InputError
+from common.errors import InputError
 from scripts import read_records, run
 
 

@@ -1,26 +1,34 @@
-"""Winoground loading, from the Hugging Face hub or from a local folder in the hub's original layout.
+"""Winoground (Thrush et al., CVPR 2022): its loader, its Text / Image / Group metric, its quoted rows.
 
 `load_winoground` returns a `datasets.Dataset` with the columns of Winoground (id, image_0, image_1,
 caption_0, caption_1, tag, secondary_tag, num_main_preds, collapsed_tag) whose images decode as RGB PIL
 images. The hub repo has changed layout over time, so the loader asks the hub which files exist and
 takes the first layout present (see `_choose_layout`); it never runs the repo's loading script.
+
+The metric reads an example's 2x2 grid of scores, `scores[n, c, i]` = s(caption_c, image_i), with strict
+comparisons so that ties count as wrong:
+    text correct:  s(c0,i0) > s(c1,i0) and s(c1,i1) > s(c0,i1)
+    image correct: s(c0,i0) > s(c0,i1) and s(c1,i1) > s(c1,i0)
+    group correct: both.
+For a score where lower is better (a loss) every > becomes <.
 """
 
 from __future__ import annotations
 
 import json
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Protocol
+from typing import Callable, Iterable, Mapping, Sequence
 
 import datasets
+import numpy as np
 
-from evaluation.images import check_image
-from scoring.errors import InputError, first_line
+from benchmarks.hub import PARQUET_CONVERSION, Hub, HuggingFaceHub
+from benchmarks.images import check_image
+from benchmarks.reference import Reference
+from common.errors import InputError, first_line
 
 DEFAULT_SOURCE = "facebook/winoground"
-PARQUET_CONVERSION = "refs/convert/parquet"
 
 COLUMNS = ("id", "image_0", "image_1", "caption_0", "caption_1", "tag", "secondary_tag", "num_main_preds",
            "collapsed_tag")
@@ -37,90 +45,12 @@ FEATURES = datasets.Features({
 })
 
 
-class Hub(Protocol):
-    """The two hub operations the loader needs; tests substitute local files for the real hub."""
-
-    def list_files(self, repo_id: str, revision: str | None) -> list[str]: ...
-
-    def download(self, repo_id: str, filename: str, revision: str | None) -> str: ...
-
-
-@dataclass
-class HuggingFaceHub:
-    """The real hub: token from `hf auth login` or HF_TOKEN, files cached by huggingface_hub.
-
-    When the hub can't be reached, listing falls back to what an earlier run left in the local cache.
-    """
-
-    token: str | bool | None = None
-    cache_dir: str | None = None
-
-    def list_files(self, repo_id: str, revision: str | None) -> list[str]:
-        import huggingface_hub
-        from huggingface_hub import errors
-
-        try:
-            return huggingface_hub.HfApi(token=self.token).list_repo_files(
-                repo_id, repo_type="dataset", revision=revision)
-        except errors.RevisionNotFoundError:
-            return []
-        except Exception as e:  # noqa: BLE001 - every hub failure becomes a one-line message or a cache lookup
-            if not _is_offline(e):
-                raise _hub_error(repo_id, e) from None
-            offline = e
-        try:  # offline: use the snapshot an earlier run left in the cache
-            folder = huggingface_hub.snapshot_download(repo_id, repo_type="dataset", revision=revision,
-                                                       local_files_only=True, token=self.token,
-                                                       cache_dir=self.cache_dir)
-        except Exception:  # noqa: BLE001 - nothing cached for this revision
-            raise _hub_error(repo_id, offline) from None
-        return [p.relative_to(folder).as_posix() for p in Path(folder).rglob("*") if p.is_file()]
-
-    def download(self, repo_id: str, filename: str, revision: str | None) -> str:
-        import huggingface_hub
-
-        kwargs = dict(repo_type="dataset", revision=revision, token=self.token, cache_dir=self.cache_dir)
-        try:
-            return huggingface_hub.hf_hub_download(repo_id, filename, **kwargs)
-        except Exception as e:  # noqa: BLE001
-            if not _is_offline(e):
-                raise _hub_error(repo_id, e) from None
-            try:
-                return huggingface_hub.hf_hub_download(repo_id, filename, local_files_only=True, **kwargs)
-            except Exception:  # noqa: BLE001
-                raise _hub_error(repo_id, e) from None
-
-
-def _is_offline(e: Exception) -> bool:
-    from huggingface_hub import errors
-    from huggingface_hub.utils import httpx
-
-    return isinstance(e, (errors.OfflineModeIsEnabled, errors.LocalEntryNotFoundError, httpx.TransportError,
-                          ConnectionError, TimeoutError))
-
-
-def _hub_error(repo_id: str, e: Exception) -> InputError:
-    from huggingface_hub import errors
-
-    page = f"https://huggingface.co/datasets/{repo_id}"
-    if isinstance(e, errors.GatedRepoError):
-        return InputError(f"{repo_id} is gated: accept its terms at {page} while logged in, then run "
-                          f"`hf auth login` (or set HF_TOKEN) on this machine")
-    if isinstance(e, errors.RepositoryNotFoundError):
-        return InputError(f"dataset {repo_id} not found or not accessible: check the id, accept its terms at "
-                          f"{page} and log in with `hf auth login` (or set HF_TOKEN)")
-    if _is_offline(e):
-        return InputError(f"cannot reach the Hugging Face hub and {repo_id} is not in the local cache: "
-                          f"connect once to download it, or pass a local Winoground folder")
-    return InputError(f"downloading {repo_id} failed ({type(e).__name__}: {first_line(e)})")
-
-
 def load_winoground(source: str = DEFAULT_SOURCE, limit: int | None = None, *, hub: Hub | None = None,
                     ) -> datasets.Dataset:
     """Load Winoground's test split (the first `limit` examples if given) from a hub id or a local folder.
 
     A local folder holds `examples.jsonl` and `images/<stem>.png` (the hub's original file layout).
-    Every image file is checked here (structure and checksums, without decoding; see `evaluation.images.check_image`) so
+    Every image file is checked here (structure and checksums, without decoding; see `benchmarks.images.check_image`) so
     that an unreadable file fails now, naming the file, not an hour into a run; images decode when a row
     is read. Raises `InputError` with a one-line message for every problem a user can fix.
     """
@@ -251,3 +181,54 @@ def _check_columns(present: Iterable[str], where: str) -> None:
     missing = [c for c in COLUMNS if c not in set(present)]
     if missing:
         raise InputError(f"{where} lacks the Winoground column(s) {', '.join(missing)}")
+
+
+# --- the metric --------------------------------------------------------------------------------------
+
+KINDS = ("text", "image", "group")
+
+
+def correct(scores: np.ndarray, higher_is_better: bool = True) -> dict[str, np.ndarray]:
+    """Per-example correctness (bool arrays of length N) for text, image and group; scores (N, 2, 2)."""
+    s = np.asarray(scores, dtype=np.float64)
+    if s.ndim != 3 or s.shape[1:] != (2, 2):
+        raise ValueError(f"scores must have shape (N, 2, 2), got {s.shape}")
+    better = np.greater if higher_is_better else np.less
+    text = better(s[:, 0, 0], s[:, 1, 0]) & better(s[:, 1, 1], s[:, 0, 1])
+    image = better(s[:, 0, 0], s[:, 0, 1]) & better(s[:, 1, 1], s[:, 1, 0])
+    return {"text": text, "image": image, "group": text & image}
+
+
+def percentages(flags: Mapping[str, np.ndarray]) -> dict[str, float]:
+    """Percent correct per kind, rounded to two decimals as the benchmark reports them."""
+    return {k: round(100.0 * float(np.mean(flags[k])), 2) for k in KINDS}
+
+
+def example_groups(tags: Sequence[str], secondary_tags: Sequence[str],
+                   num_main_preds: Sequence[int]) -> dict[str, np.ndarray]:
+    """Boolean masks over examples for each breakdown group: tag, each secondary tag value, main predicates."""
+    groups: dict[str, np.ndarray] = {}
+    tags = np.asarray(tags, dtype=object)
+    for tag in sorted(set(tags)):
+        groups[f"tag={tag}"] = tags == tag
+    split = [{t.strip() for t in (s or "").split(",") if t.strip()} for s in secondary_tags]
+    for value in sorted(set().union(*split)):
+        groups[f"secondary_tag={value}"] = np.array([value in s for s in split])
+    groups["secondary_tag=none"] = np.array([not s for s in split])
+    preds = np.asarray(num_main_preds)
+    for n in sorted(set(preds.tolist())):
+        groups[f"num_main_preds={n}"] = preds == n
+    return groups
+
+
+# --- rows quoted from the literature, never computed --------------------------------------------------
+
+RANDOM_CHANCE = Reference("Random chance", 25.00, 25.00, 16.67, published_image=25.00)
+HUMANS = Reference("Humans (Thrush et al., 2022)", 89.50, 88.50, 85.50)
+PALI = Reference("PaLI 17B (best known fine-tuning/prompting, external)", published_image=41.50)
+VQ2 = Reference("VQ2 (external)", published_image=42.20)
+# Experiment 1's published head scores, quoted as references in experiment 3.
+BLIP_CONTRASTIVE = Reference("BLIP contrastive head (experiment 1)", published_image=13.50)
+BLIP_ITM = Reference("BLIP ITM head (experiment 1)", published_image=24.25)
+# The published numbers were computed with BLIP checkpoints; rows of other families show none.
+PUBLISHED_FAMILIES = ("blip-retrieval", "blip-captioning")

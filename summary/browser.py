@@ -20,18 +20,14 @@ from typing import Mapping, Sequence
 import numpy as np
 from PIL import Image
 
-from evaluation import metrics
-from evaluation.metrics import as_score_array
-
-KINDS = ("text", "image", "group")
-# examples.jsonl fields holding each caption's T', with how the page names them.
-SWAP_FIELDS = {"swap": "T' (published search)", "swap_exact": "T' (improved search)"}
+from benchmarks.winoground import KINDS, correct
+from common.files import write_text
+from evaluation.records import SWAP_NAMES, score_grid, swaps_of
 
 
 def correctness(records: Sequence[dict], methods: Mapping[str, dict]) -> dict[str, dict[str, np.ndarray]]:
     """Per row and kind, a bool per record: does the row get that part of the example right?"""
-    return {key: metrics.correct(as_score_array(r[key] for r in records), m["higher_is_better"])
-            for key, m in methods.items()}
+    return {key: correct(score_grid(records, key), m["higher_is_better"]) for key, m in methods.items()}
 
 
 def filter_sets(records: Sequence[dict], results: dict) -> dict[str, list[int]]:
@@ -83,11 +79,9 @@ def example_card(record: dict, images: Sequence[Image.Image], methods: Mapping[s
     captions = []
     for c in (0, 1):
         lines = [f"<div class='caption'><b>c{c}</b> {html.escape(record[f'caption_{c}'])}</div>"]
-        for prefix, name in SWAP_FIELDS.items():
-            if f"{prefix}_{c}" in record:
-                swap = record[f"{prefix}_{c}"]
-                shown = html.escape(swap) if swap is not None else "<i>none (T' = T)</i>"
-                lines.append(f"<div class='swap'>{name}: {shown}</div>")
+        for search, swap in swaps_of(record, c).items():
+            shown = html.escape(swap) if swap is not None else "<i>none (T' = T)</i>"
+            lines.append(f"<div class='swap'>{SWAP_NAMES[search]}: {shown}</div>")
         captions.append("".join(lines))
     pictures = "".join(f"<figure><img src='{thumbnail(im)}' alt='image {i} of example {record['id']}'>"
                        f"<figcaption>i{i}</figcaption></figure>" for i, im in enumerate(images))
@@ -152,5 +146,4 @@ def write_browser(path: Path, title: str, records: Sequence[dict], results: dict
             f"</select></label><span id='count'></span>\n{cards}\n"
             f"<script type='application/json' id='filters'>{json.dumps(filters)}</script>"
             f"<script>{SCRIPT}</script></body></html>\n")
-    path.write_text(page, encoding="utf-8")
-    return path
+    return write_text(path, page)

@@ -8,9 +8,9 @@ import datasets
 import numpy as np
 import pytest
 
-from evaluation.retrieval import first_stage_order, hits, load_retrieval, pre_caption, recalls, reranked
+from benchmarks.retrieval import first_stage_order, hits, load_retrieval, pre_caption, recalls, reranked
 from fixtures import write_retrieval_data
-from scoring.errors import InputError
+from common.errors import InputError
 
 
 @pytest.fixture

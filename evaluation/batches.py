@@ -21,7 +21,7 @@ import datasets
 import torch
 from PIL import Image
 
-from scoring.errors import InputError
+from common.errors import InputError
 
 
 def default_workers() -> int:

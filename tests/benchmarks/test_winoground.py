@@ -1,4 +1,5 @@
-"""Winoground loading: the local folder, each hub layout (local files standing in for the hub), and errors."""
+"""Winoground: loading the local folder and each hub layout (local files standing in for the hub), errors,
+and the Text / Image / Group metric against hand-worked cases."""
 
 from __future__ import annotations
 
@@ -9,12 +10,14 @@ import zipfile
 from pathlib import Path
 
 import datasets
+import numpy as np
 import pytest
 from PIL import Image
 
+from benchmarks.hub import HuggingFaceHub
+from benchmarks.winoground import COLUMNS, correct, example_groups, load_winoground, percentages
+from common.errors import InputError
 from fixtures import CAPTION_PAIRS, draw_image, write_winoground_folder
-from evaluation.winoground import COLUMNS, HuggingFaceHub, load_winoground
-from scoring.errors import InputError
 
 REPO = "facebook/winoground"
 # The hub's parquet files declare plain Image features (no mode): the loader converts to RGB itself.
@@ -258,3 +261,59 @@ def test_parquet_missing_column_is_named(tmp_path, parquet_file):
     ds.to_parquet(path)
     with pytest.raises(InputError, match="secondary_tag"):
         load_winoground(REPO, hub=LocalHub({None: {"data/test-bad.parquet": path}}))
+
+
+# --- the metric: hand-worked cases, ties, lower-is-better, breakdown groups ---------------------------
+
+# Each case: [[s(c0,i0), s(c0,i1)], [s(c1,i0), s(c1,i1)]] and the (text, image) verdicts worked by hand.
+CASES = [
+    ([[0.9, 0.1], [0.2, 0.8]], (True, True)),     # diagonal wins both ways
+    ([[0.9, 0.8], [0.2, 0.7]], (False, True)),    # text: .7>.8? no; image: .9>.8 and .7>.2
+    ([[0.9, 0.95], [0.2, 0.99]], (True, False)),  # text: .9>.2 and .99>.95; image: .9>.95? no
+    ([[0.5, 0.1], [0.6, 0.8]], (False, True)),    # text: .5>.6? no; image: .5>.1 and .8>.6
+    ([[0.5, 0.5], [0.1, 0.9]], (True, False)),    # image tie s(c0,i0)=s(c0,i1) counts as wrong
+    ([[0.3, 0.3], [0.3, 0.3]], (False, False)),   # all tied
+]
+
+
+def _expected(case):
+    (a, b), (c, d) = case  # a=c0i0, b=c0i1, c=c1i0, d=c1i1
+    return (a > c and d > b), (a > b and d > c)
+
+
+def test_hand_worked_cases():
+    scores = np.array([c for c, _ in CASES])
+    flags = correct(scores)
+    for n, (case, verdict) in enumerate(CASES):
+        expected_text, expected_image = _expected(case)
+        assert (expected_text, expected_image) == verdict  # the comments above agree with the rule
+        assert flags["text"][n] == expected_text
+        assert flags["image"][n] == expected_image
+        assert flags["group"][n] == (expected_text and expected_image)
+    # text right in cases 0, 2, 4; image in 0, 1, 3; both only in 0.
+    assert percentages(correct(scores)) == {"text": 50.0, "image": 50.0, "group": 16.67}
+
+
+def test_lower_is_better_mirrors_negation():
+    scores = np.array([c for c, _ in CASES])
+    assert percentages(correct(-scores, False)) == percentages(correct(scores))
+    # A loss where the diagonal is lowest is fully correct; ties stay wrong.
+    losses = np.array([[[1.0, 3.0], [3.0, 1.0]], [[2.0, 2.0], [2.0, 2.0]]])
+    assert percentages(correct(losses, False)) == {"text": 50.0, "image": 50.0, "group": 50.0}
+    assert percentages(correct(losses, True)) == {"text": 0.0, "image": 0.0, "group": 0.0}
+
+
+def test_bad_shape_is_rejected():
+    with pytest.raises(ValueError, match="shape"):
+        correct(np.zeros((3, 4)))
+
+
+def test_breakdown_groups():
+    tags = ["Object", "Relation", "Object", "Both"]
+    secondary = ["", "Symbolic", "Pragmatic,Series", "Series"]
+    preds = [1, 2, 1, 1]
+    groups = example_groups(tags, secondary, preds)
+    assert groups["tag=Object"].tolist() == [True, False, True, False]
+    assert groups["secondary_tag=Series"].tolist() == [False, False, True, True]
+    assert groups["secondary_tag=none"].tolist() == [True, False, False, False]
+    assert groups["num_main_preds=2"].tolist() == [False, True, False, False]

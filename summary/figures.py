@@ -15,7 +15,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-KINDS = ("text", "image", "group")
+from benchmarks.winoground import KINDS  # noqa: E402
+
 CHANCE = {"text": 25.0, "image": 25.0, "group": 16.67}
 COLORS = {"text": "#4C72B0", "image": "#DD8452", "group": "#55A868"}
 

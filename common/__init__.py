@@ -1,0 +1,1 @@
+"""Helpers every package uses and no package owns: the user-facing error type and atomic file writes."""

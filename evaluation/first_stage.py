@@ -1,0 +1,65 @@
+"""The first stage of re-ranking: every caption against every image by contrastive similarity, and the
+(caption, image) pairs that the second stage re-scores.
+
+The similarity is one matrix product over embeddings computed once per image and once per caption; the
+embeddings are kept in a file, so a resumed run does not encode the images again. Each query's top k
+candidates (an image's captions in text retrieval, a caption's images in image retrieval) are re-scored
+by the rows; a pair that both directions want is scored once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from common.files import replace_atomically
+from evaluation.batches import image_batches, preprocess_key
+from evaluation.rows import Term
+
+# The first-stage similarity as a row's term: rows that use it read it from the first stage's matrix.
+SIMILARITY = Term("first_stage", "contrastive")
+
+
+def image_ranges(n_images: int, batch_size: int) -> list[range]:
+    """The fixed batches of images, the same on every run so that stored batches line up."""
+    return [range(s, min(s + batch_size, n_images)) for s in range(0, n_images, batch_size)]
+
+
+def first_stage(scorer, images, captions: Sequence[str], batch_size: int, workers: int, cache: Path,
+                text_batch: int = 1024) -> np.ndarray:
+    """Contrastive similarity (n_captions, n_images): embeddings once per image and text, one product.
+
+    The embeddings are kept in `cache` (an .npz file), so a resumed run does not encode the images again.
+    """
+    if cache.exists():
+        stored = np.load(cache)
+        text, image = torch.from_numpy(stored["text"]), torch.from_numpy(stored["image"])
+    else:
+        pin = scorer.device.type == "cuda"
+        image = torch.cat([scorer.image_embeddings(scorer.encode(batch.pixels_for(scorer))).float().cpu()
+                           for batch in image_batches(images, image_ranges(len(images), batch_size),
+                                                      {preprocess_key(scorer): scorer.preprocess}, workers, pin)])
+        with torch.no_grad():
+            text = torch.cat([scorer.text_embeddings(captions[s:s + text_batch]).float().cpu()
+                              for s in range(0, len(captions), text_batch)])
+        replace_atomically(cache, lambda tmp: np.savez(tmp, text=text.numpy(), image=image.numpy()))
+    with torch.no_grad():
+        return torch.cat([scorer.similarity(text[s:s + text_batch], image)
+                          for s in range(0, len(text), text_batch)]).numpy()
+
+
+def candidate_pairs(text_candidates: np.ndarray, image_candidates: np.ndarray) -> np.ndarray:
+    """Distinct (caption, image) pairs that some query re-ranks, sorted by image then caption.
+
+    text_candidates[i] are image i's top captions (text retrieval); image_candidates[c] caption c's top
+    images (image retrieval).
+    """
+    n_images, k = text_candidates.shape
+    from_images = np.stack([text_candidates.reshape(-1), np.repeat(np.arange(n_images), k)], axis=1)
+    n_captions, k2 = image_candidates.shape
+    from_captions = np.stack([np.repeat(np.arange(n_captions), k2), image_candidates.reshape(-1)], axis=1)
+    pairs = np.unique(np.concatenate([from_images, from_captions]), axis=0)
+    return pairs[np.lexsort((pairs[:, 0], pairs[:, 1]))]

@@ -1,0 +1,102 @@
+"""Rows: the scoring rules an experiment reports, one type for every experiment and benchmark.
+
+A row's score of a (caption, image) pair combines one or more *terms*. A term is the score by one head
+of one loaded model (named by its role: "itm" for --itm-model, "clm", "first_stage") of a text: the
+caption T itself, or its word-swapped T' from one of the searches in perturb/swap.py. The row's
+`combine` is one of the functions below, applied to its terms' scores in order:
+
+    Row("clm_exact_ratio", "log P(T|I) - log P(T'|I)", (Term("clm", "clm_exact"), Term("clm", "clm_exact", IMPROVED)),
+        combine=difference)
+
+so an experiment's rows say what they compute, and a combination that does not exist cannot be written.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from typing import Callable, Mapping, Sequence
+
+from common.errors import InputError
+from perturb.swap import SEARCHES
+
+T = "T"  # a term's text: the caption itself (else the name of the search whose T' it scores)
+
+
+@dataclass(frozen=True)
+class Term:
+    model: str  # the role of the checkpoint that computes it, e.g. "itm" for --itm-model
+    head: str  # that checkpoint's head (scoring/)
+    text: str = T  # T, or a perturb.swap search name: the T' that search finds for the caption
+
+    def __post_init__(self):
+        if self.text != T and self.text not in SEARCHES:
+            raise ValueError(f"a term scores T or a T' of one of the searches {SEARCHES}, not {self.text!r}")
+
+    def __str__(self) -> str:
+        return f"{self.model}/{self.head}/{self.text}"
+
+
+# --- how a row combines its terms' scores ------------------------------------------------------------
+
+def score(x):
+    """The one term's score as it is."""
+    return x
+
+
+def ratio(x, y):
+    """The write-up's ratio s(T, I) / s(T', I): a plain division."""
+    return x / y
+
+
+def difference(x, y):
+    """A log-ratio written as a difference of log-scores, e.g. log P(T|I) - log P(T'|I)."""
+    return x - y
+
+
+def total(x, y):
+    """The sum of two scores, e.g. BLIP's re-ranking score: ITM logit + contrastive similarity."""
+    return x + y
+
+
+COMBINATIONS = (score, ratio, difference, total)
+
+
+@dataclass(frozen=True)
+class Row:
+    key: str  # its name in examples.jsonl, results.json and on the command line
+    label: str  # may name the model as {model}, filled with the loaded checkpoint's family, e.g. "BLIP"
+    terms: tuple[Term, ...]
+    combine: Callable = score
+    higher_is_better: bool = True
+    published_image: float | None = None  # the original write-up's Winoground Image score, where it gave one
+
+    def __post_init__(self):
+        if self.combine not in COMBINATIONS:
+            raise ValueError(f"row {self.key}: combine must be one of {[f.__name__ for f in COMBINATIONS]}")
+        arity = len(inspect.signature(self.combine).parameters)
+        if arity != len(self.terms):
+            raise ValueError(f"row {self.key}: {self.combine.__name__} combines {arity} terms, got {len(self.terms)}")
+
+    def scores(self, term_scores: Mapping[Term, object]):
+        """The row's scores from its terms' scores (tensors or arrays of the same shape)."""
+        return self.combine(*(term_scores[t] for t in self.terms))
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(t.model for t in self.terms))
+
+
+def terms_of(rows: Sequence[Row]) -> list[Term]:
+    """Every term the rows need, each once, in the rows' order."""
+    return list(dict.fromkeys(t for row in rows for t in row.terms))
+
+
+def select(rows: Mapping[str, Row], names: str, always: Sequence[str] = ()) -> list[Row]:
+    """The rows named in a comma-separated list (a command-line flag), after the `always` rows, each once."""
+    keys = [k.strip() for k in names.split(",") if k.strip()]
+    unknown = [k for k in keys if k not in rows]
+    if unknown or not keys:
+        raise InputError(f"--rows: unknown row(s) {', '.join(unknown) or '(none given)'}; choose from "
+                         f"{', '.join(rows)}")
+    return [rows[k] for k in dict.fromkeys([*always, *keys])]

@@ -1,0 +1,2 @@
+"""Metrics into reports: bootstrap intervals (`stats`), results.json (`results`), and the tables a run prints
+when it finishes (`winoground`, `retrieval`)."""
