@@ -34,6 +34,8 @@ COMPARISONS = [("clm", "itm"), ("clm", "contrastive"), ("clm_exact", "clm"), ("i
 def main():
     args = experiment_parser("experiment1", __doc__.splitlines()[0], ("clm", "itm")).parse_args()
     run = WinogroundRun(args, "experiment1")
+    if run.already_finished():  # the same inputs as a finished run in --out: its tables, nothing loaded
+        return
     itm = run.load_scorer("itm", args.itm_model, "contrastive")
     clm = run.load_scorer("clm", args.clm_model, "clm_exact")
     rows = run.rows(ROWS)

@@ -41,6 +41,8 @@ COMPARISONS = [("contrastive_ratio", "contrastive"), ("itm_ratio", "itm"),
 def main():
     args = experiment_parser("experiment2", __doc__.splitlines()[0], ("itm", "mlm")).parse_args()
     run = WinogroundRun(args, "experiment2")
+    if run.already_finished():  # the same inputs as a finished run in --out: its tables, nothing loaded
+        return
     itm = run.load_scorer("itm", args.itm_model, "contrastive")
     run.load_mlm(args.mlm_model)
     rows = run.rows(ROWS)

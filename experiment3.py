@@ -37,6 +37,8 @@ SEARCH_OF_HEAD = {"clm_exact": IMPROVED, "clm": PUBLISHED}
 def main():
     args = experiment_parser("experiment3", __doc__.splitlines()[0], ("clm", "mlm")).parse_args()
     run = WinogroundRun(args, "experiment3")
+    if run.already_finished():  # the same inputs as a finished run in --out: its tables, nothing loaded
+        return
     clm = run.load_scorer("clm", args.clm_model, "clm_exact")
     run.load_mlm(args.mlm_model)
     rows = run.rows(ROWS)

@@ -47,9 +47,11 @@ DEFAULT_ROWS = ("itc", "itm_blip", "itm", "clm", "clm_exact")
 def main():
     args = retrieval_parser(__doc__.splitlines()[0], ROWS, DEFAULT_ROWS).parse_args()
     rows = select(ROWS, args.rows, always=["itc"])  # the first stage is always a row
-    run = RetrievalRun(args, "experiment4")
-    run.load_scorers(rows)
-    run.report(rows, run.rerank(rows))
+    run = RetrievalRun(args, "experiment4", rows)
+    if run.already_finished():  # the same inputs as a finished run in --out: its tables, nothing loaded
+        return
+    run.load_scorers()
+    run.report(run.rerank())
 
 
 if __name__ == "__main__":

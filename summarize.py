@@ -24,10 +24,15 @@ from summary.results import load_result
 DEFAULT_FOLDERS = [Path(f"results/experiment{n}") for n in (1, 2, 3)]
 
 
-def example_images(source: str, limit: int | None, ids) -> dict:
-    """(image_0, image_1) for each example id, from a hub id or a local Winoground folder."""
-    wanted = set(ids)
-    return {ex["id"]: (ex["image_0"], ex["image_1"]) for ex in load_winoground(source, limit) if ex["id"] in wanted}
+def example_images(data: dict, source: str, records) -> dict:
+    """(image_0, image_1) for each record's example; the data must hold the records' examples with the same
+    captions, or the page would pair scores with the wrong images."""
+    for r in records:
+        ex = data.get(r["id"])
+        if ex is None or (ex["caption_0"], ex["caption_1"]) != (r["caption_0"], r["caption_1"]):
+            what = "has no example" if ex is None else "has other captions for example"
+            raise InputError(f"{source} {what} {r['id']} of examples.jsonl: pass the data the run scored with --data")
+    return {r["id"]: (data[r["id"]]["image_0"], data[r["id"]]["image_1"]) for r in records}
 
 
 def main():
@@ -42,12 +47,13 @@ def main():
         raise InputError("no result folders: run `python experiment1.py` (and 2, 3) first, or name folders to read")
     table = tables.latex if args.latex else lambda header, rows, caption: tables.markdown(header, rows)
 
-    results = []
+    results, failed = [], []
     for folder in folders:
         try:
             result = load_result(folder)
         except InputError as e:
             print(f"{folder}: {e}\n")
+            failed.append(folder)
             continue
         results.append(result)
         n = result.results["n_examples"]
@@ -58,16 +64,28 @@ def main():
                    figures.tags_figure(result.results, folder / "tags.png", result.experiment)]
         source = args.data or result.results["config"]["data"]
         try:
-            images = example_images(source, result.results["config"].get("limit"), [r["id"] for r in result.records])
-            written.append(write_browser(folder / "examples.html", heading, result.records, result.results, images))
-        except InputError as e:
+            data = {ex["id"]: ex for ex in load_winoground(source, result.results["config"].get("limit"))}
+        except InputError as e:  # the images are elsewhere: the tables and figures still stand
             print(f"{folder}: no examples.html: {e}")
+            data = None
+        if data is not None:
+            try:
+                images = example_images(data, source, result.records)
+            except InputError as e:
+                print(f"{folder}: no examples.html: {e}")
+                failed.append(folder)
+            else:
+                written.append(write_browser(folder / "examples.html", heading, result.records, result.results,
+                                             images))
         print("Wrote " + ", ".join(str(w) for w in written) + "\n")
 
     rows = tables.published_rows(results)
     if rows:
         heading = "All rows with a published Image score"
         print(f"## {heading}\n\n{table(tables.PUBLISHED_HEADER, rows, heading)}")
+    if failed:
+        raise InputError(f"{len(failed)} of {len(folders)} folder(s) could not be summarized: "
+                         f"{', '.join(map(str, failed))} (reasons above)")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Image files checked for readability without decoding them, so that a run decodes each image once."""
+"""Image files checked without decoding them, so that a bad file is named before any model work."""
 
 from __future__ import annotations
 
@@ -7,6 +7,10 @@ import io
 import PIL.Image
 
 from common.errors import InputError
+
+
+class ImageTooLarge(InputError):
+    """An image above Pillow's decompression-bomb limit; the message says how to allow it."""
 
 
 def check_image(data: bytes | None, name: str) -> None:
@@ -24,5 +28,12 @@ def check_image(data: bytes | None, name: str) -> None:
                     raise OSError("truncated JPEG file")
             else:
                 image.load()
+    except PIL.Image.DecompressionBombError as e:
+        raise ImageTooLarge(too_large(name, e)) from None
     except Exception:  # noqa: BLE001 - PIL raises many types for bad files
         raise InputError(f"image {name} cannot be read as an image: replace the file") from None
+
+
+def too_large(name: str, e: Exception) -> str:
+    return (f"image {name} is too large for Pillow's decompression-bomb guard ({e}): if you trust the file, "
+            f"run with --max-image-pixels set above its pixel count (0: no limit)")

@@ -24,9 +24,11 @@ from typing import Sequence
 import datasets
 import numpy as np
 
-from benchmarks.images import check_image
+from benchmarks.data import check_caption, check_unique, data_fingerprint
 from benchmarks.hub import PARQUET_CONVERSION, Hub, HuggingFaceHub
+from benchmarks.images import ImageTooLarge, check_image
 from common.errors import InputError, first_line
+from common.fingerprints import digest
 
 FLICKR = "nlphuji/flickr_1k_test_image_text_retrieval"
 COCO = "nlphuji/mscoco_2014_5k_test_image_text_retrieval"
@@ -49,6 +51,8 @@ class RetrievalData:
     images: datasets.Dataset  # one column "image" (undecoded: a path, or bytes), one row per image
     captions: list[str]  # cleaned, image-major
     caption_image: list[int]  # the image each caption describes
+    source: str = ""  # the annotation file or hub id, for messages
+    root: Path | None = None  # the folder local image paths are relative to
 
     @property
     def image_captions(self) -> list[list[int]]:
@@ -59,8 +63,12 @@ class RetrievalData:
 
 
 def load_retrieval(source: str, image_root: str | None = None, limit: int | None = None, *,
-                   hub: Hub | None = None) -> RetrievalData:
-    """A retrieval test set from a local annotation JSON file or a hub dataset id; `limit` keeps the first images."""
+                   hub: Hub | None = None, check: bool = True) -> RetrievalData:
+    """A retrieval test set from a local annotation JSON file or a hub dataset id; `limit` keeps the first images.
+
+    Captions must be non-empty strings, also after BLIP's cleaning, and each image is listed once. With
+    `check`, every image file is checked before any model work (`check_retrieval_images` does it later).
+    """
     if limit is not None and limit < 1:
         raise InputError(f"--limit must be a positive number of images, got {limit}")
     path = Path(source).expanduser()
@@ -71,11 +79,47 @@ def load_retrieval(source: str, image_root: str | None = None, limit: int | None
         root = Path(image_root).expanduser() if image_root else path.parent
         entries = _read_annotations(path)[:limit]
         files = [root / rel for rel, _ in entries]
-        _check_files(files, root)
         images = datasets.Dataset.from_dict({"image": [{"bytes": None, "path": str(f.resolve())} for f in files]},
                                             features=datasets.Features({"image": datasets.Image(decode=False)}))
-        return _retrieval_data(images, [captions for _, captions in entries], str(path))
-    return _from_hub(source, limit, hub or HuggingFaceHub())
+        data = _retrieval_data(images, [captions for _, captions in entries], str(path))
+        data.root = root
+    else:
+        data = _from_hub(source, limit, hub or HuggingFaceHub())
+    if check:
+        check_retrieval_images(data)
+    return data
+
+
+def check_retrieval_images(data: RetrievalData) -> None:
+    """Check every image file without decoding it; all the missing or unreadable ones are named in one line."""
+    bad = []
+    for k, row in enumerate(data.images):
+        stored = row["image"]
+        try:
+            content = stored["bytes"] if stored["bytes"] is not None else Path(stored["path"]).read_bytes()
+            check_image(content, stored["path"] or f"image {k} of {data.source}")
+        except ImageTooLarge:
+            raise
+        except (OSError, InputError):
+            bad.append(k)
+    if bad:
+        names = [_shown_name(data, k) for k in bad[:5]]
+        shown = ", ".join(names) + (", ..." if len(bad) > 5 else "")
+        where = f"under {data.root}" if data.root else f"of {data.source}"
+        raise InputError(f"{len(bad)} of {len(data.images)} images {where} are missing or unreadable ({shown}): "
+                         f"pass the folder that holds them with --image-root")
+
+
+def _shown_name(data: RetrievalData, k: int) -> str:
+    path = data.images[k]["image"]["path"]
+    if data.root and path and Path(path).is_relative_to(Path(data.root).resolve()):
+        return str(Path(path).relative_to(Path(data.root).resolve()))
+    return path or f"image {k}"
+
+
+def retrieval_fingerprint(data: RetrievalData) -> str:
+    """What a run on this data scored: every image (see benchmarks/data.py) and every caption with its image."""
+    return "data:" + digest(data_fingerprint(data.images, ["image"]), data.captions, data.caption_image)
 
 
 def _read_annotations(path: Path) -> list[tuple[str, list[str]]]:
@@ -100,28 +144,23 @@ def _read_annotations(path: Path) -> list[tuple[str, list[str]]]:
     if not entries:
         raise InputError(f"{path} holds no test images: {fmt}")
     for rel, captions in entries:
-        if not captions or not all(isinstance(c, str) for c in captions):
-            raise InputError(f"{path}: image {rel} has no caption strings: {fmt}")
+        if not captions:
+            raise InputError(f"{path}: image {rel} has no captions: {fmt}")
+        for c in captions:
+            check_caption(c, f"{path}: a caption of image {rel}")
+    check_unique([rel for rel, _ in entries], str(path), "the image(s)",
+                 "each image must be listed once, so merge its entries' captions into one entry")
     return entries
-
-
-def _check_files(files: Sequence[Path], root: Path) -> None:
-    bad = []
-    for f in files:
-        try:
-            check_image(f.read_bytes(), str(f))
-        except (OSError, InputError):
-            bad.append(f.relative_to(root) if f.is_relative_to(root) else f)
-    if bad:
-        shown = ", ".join(map(str, bad[:5])) + (", ..." if len(bad) > 5 else "")
-        raise InputError(f"{len(bad)} of {len(files)} images under {root} are missing or unreadable ({shown}): "
-                         f"pass the folder that holds them with --image-root")
 
 
 def _retrieval_data(images: datasets.Dataset, captions: Sequence[Sequence[str]], source: str) -> RetrievalData:
     cleaned = [pre_caption(c) for per_image in captions for c in per_image]
     caption_image = [i for i, per_image in enumerate(captions) for _ in per_image]
-    return RetrievalData(images, cleaned, caption_image)
+    empty = [c for c, text in enumerate(cleaned) if not text]
+    if empty:
+        raise InputError(f"{source}: caption {empty[0]} of image {caption_image[empty[0]]} is empty after BLIP's "
+                         f"cleaning (punctuation only): fix or remove it")
+    return RetrievalData(images, cleaned, caption_image, source)
 
 
 def _from_hub(repo_id: str, limit: int | None, hub: Hub) -> RetrievalData:
@@ -149,9 +188,10 @@ def _from_hub(repo_id: str, limit: int | None, hub: Hub) -> RetrievalData:
     if limit is not None:
         ds = ds.select(range(min(limit, len(ds))))
     images = ds.select_columns(["image"]).cast_column("image", datasets.Image(decode=False))
-    for k, row in enumerate(images):
-        check_image(row["image"]["bytes"], f"image {k} of {repo_id}")
-    captions = [[c] if isinstance(c, str) else list(c) for c in ds["caption"]]
+    captions = [[c] if isinstance(c, str) else list(c or []) for c in ds["caption"]]
+    for k, per_image in enumerate(captions):
+        for c in per_image or [None]:
+            check_caption(c, f"a caption of image {k} of {repo_id}")
     return _retrieval_data(images, captions, repo_id)
 
 

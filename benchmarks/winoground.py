@@ -23,8 +23,8 @@ from typing import Callable, Iterable, Mapping, Sequence
 import datasets
 import numpy as np
 
+from benchmarks.data import check_caption, check_images, check_unique, data_fingerprint
 from benchmarks.hub import PARQUET_CONVERSION, Hub, HuggingFaceHub
-from benchmarks.images import check_image
 from benchmarks.reference import Reference
 from common.errors import InputError, first_line
 
@@ -46,13 +46,14 @@ FEATURES = datasets.Features({
 
 
 def load_winoground(source: str = DEFAULT_SOURCE, limit: int | None = None, *, hub: Hub | None = None,
-                    ) -> datasets.Dataset:
+                    check: bool = True) -> datasets.Dataset:
     """Load Winoground's test split (the first `limit` examples if given) from a hub id or a local folder.
 
     A local folder holds `examples.jsonl` and `images/<stem>.png` (the hub's original file layout).
-    Every image file is checked here (structure and checksums, without decoding; see `benchmarks.images.check_image`) so
-    that an unreadable file fails now, naming the file, not an hour into a run; images decode when a row
-    is read. Raises `InputError` with a one-line message for every problem a user can fix.
+    Captions must be non-empty strings and ids unique. With `check`, every image file is checked here
+    (structure and checksums, without decoding; see `benchmarks.images.check_image`) so that an unreadable
+    file fails now, naming the file, not an hour into a run; `check_winoground_images` does it later.
+    Images decode when a row is read. Raises `InputError` with one line for every problem a user can fix.
     """
     if limit is not None and limit < 1:
         raise InputError(f"--limit must be a positive number of examples, got {limit}")
@@ -61,8 +62,26 @@ def load_winoground(source: str = DEFAULT_SOURCE, limit: int | None = None, *, h
         if not path.is_dir():
             raise InputError(f"{source} is not a folder: pass a folder holding examples.jsonl and images/, "
                              f"or a hub dataset id")
-        return _from_jsonl(path / "examples.jsonl", _folder_images(path), limit)
-    return _from_hub(source, limit, hub or HuggingFaceHub())
+        data = _from_jsonl(path / "examples.jsonl", _folder_images(path), limit)
+    else:
+        data = _from_hub(source, limit, hub or HuggingFaceHub())
+    if check:
+        check_winoground_images(data)
+    return data
+
+
+IMAGE_COLUMNS = ("image_0", "image_1")
+
+
+def check_winoground_images(data: datasets.Dataset) -> None:
+    """Check every image file without decoding it, naming the first bad one."""
+    check_images(data, IMAGE_COLUMNS, lambda row, column: row[column]["path"] or
+                 f"{column} of example {row['id']} in the parquet files")
+
+
+def winoground_fingerprint(data: datasets.Dataset) -> str:
+    """What a run on this data scored: every example's fields and images (see benchmarks/data.py)."""
+    return data_fingerprint(data, IMAGE_COLUMNS)
 
 
 def _from_hub(repo_id: str, limit: int | None, hub: Hub) -> datasets.Dataset:
@@ -106,75 +125,88 @@ def _from_parquet(paths: list[str], limit: int | None) -> datasets.Dataset:
     _check_columns(ds.column_names, "the parquet files")
     if limit is not None:
         ds = ds.select(range(min(limit, len(ds))))
-    rows = ds.cast_column("image_0", datasets.Image(decode=False)).cast_column("image_1", datasets.Image(decode=False))
-    for row in rows:
-        for key in ("image_0", "image_1"):
-            check_image(row[key]["bytes"], f"{key} of example {row['id']} in the parquet files")
-    return ds.select_columns(list(COLUMNS)).cast(FEATURES)
+    for example_id, *captions in zip(ds["id"], ds["caption_0"], ds["caption_1"]):
+        for c, caption in enumerate(captions):
+            check_caption(caption, f"caption_{c} of example {example_id} in the parquet files")
+    check_unique(ds["id"], "the parquet files", "example ids", "give each example its own id")
+    try:
+        return ds.select_columns(list(COLUMNS)).cast(FEATURES)
+    except (ValueError, TypeError) as e:
+        raise InputError(f"the parquet files have a column of the wrong type: {first_line(e)}") from None
 
 
-def _folder_images(folder: Path) -> Callable[[str], tuple[bytes, dict]]:
-    def read(stem: str) -> tuple[bytes, dict]:
+def _folder_images(folder: Path) -> Callable[[str], dict]:
+    def find(stem: str) -> dict:
         file = folder / "images" / f"{stem}.png"
-        try:
-            data = file.read_bytes()
-        except OSError:
+        if not file.is_file():
             raise InputError(f"image {file} is missing: the folder needs images/<stem>.png for every "
-                             f"image named in examples.jsonl") from None
+                             f"image named in examples.jsonl")
         # The dataset keeps the path, not the bytes: images are read again only when decoded, and
         # copying hundreds of MB of bytes into Arrow costs more than decoding them.
-        return data, {"bytes": None, "path": str(file.resolve())}
-    return read
+        return {"bytes": None, "path": str(file.resolve())}
+    return find
 
 
-def _zip_images(archive: Path) -> Callable[[str], tuple[bytes, dict]]:
+def _zip_images(archive: Path) -> Callable[[str], dict]:
     try:
         zf = zipfile.ZipFile(archive)
     except (OSError, zipfile.BadZipFile):
         raise InputError(f"cannot open {archive} as a zip file: delete it from the hub cache and run again") from None
     names = set(zf.namelist())
 
-    def read(stem: str) -> tuple[bytes, dict]:
+    def read(stem: str) -> dict:
         name = f"images/{stem}.png"
         if name not in names:
             raise InputError(f"image {name} is missing from {archive}")
-        data = zf.read(name)
-        return data, {"bytes": data, "path": f"{stem}.png"}
+        return {"bytes": zf.read(name), "path": f"{stem}.png"}
     return read
 
 
-def _from_jsonl(jsonl: Path, read_image: Callable[[str], tuple[bytes, dict]], limit: int | None
-                ) -> datasets.Dataset:
+def _from_jsonl(jsonl: Path, find_image: Callable[[str], dict], limit: int | None) -> datasets.Dataset:
     if not jsonl.is_file():
         raise InputError(f"{jsonl} not found: a local Winoground folder needs examples.jsonl and images/")
     rows = {c: [] for c in COLUMNS}
-    with open(jsonl, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            if limit is not None and len(rows["id"]) >= limit:
-                break
-            try:
-                example = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise InputError(f"{jsonl} line {lineno} is not valid JSON ({e.msg}): "
-                                 f"fix or remove that line") from None
-            if not isinstance(example, dict):
-                raise InputError(f"{jsonl} line {lineno} is not a JSON object")
-            _check_columns(example.keys(), f"{jsonl} line {lineno}")
-            for key in COLUMNS:
-                value = example[key]
-                if key.startswith("image_"):
-                    data, stored = read_image(str(value))
-                    check_image(data, f"{value}.png")
-                    value = stored
-                rows[key].append(value)
+    lines = {}
+    try:
+        with open(jsonl, encoding="utf-8") as f:
+            for lineno, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                if limit is not None and len(rows["id"]) >= limit:
+                    break
+                example = _example(line, f"{jsonl} line {lineno}")
+                lines.setdefault(example["id"], []).append(lineno)
+                for key in COLUMNS:
+                    value = example[key]
+                    rows[key].append(find_image(str(value)) if key.startswith("image_") else value)
+    except UnicodeDecodeError as e:
+        raise InputError(f"{jsonl} is not UTF-8 text (byte {e.start}): save it as UTF-8") from None
     if not rows["id"]:
         raise InputError(f"{jsonl} holds no examples")
+    repeated = {i: n for i, n in lines.items() if len(n) > 1}
+    if repeated:
+        shown = "; ".join(f"id {i} on lines {', '.join(map(str, n))}" for i, n in list(repeated.items())[:3])
+        raise InputError(f"{jsonl} repeats example ids ({shown}): give each example its own id")
     try:
         return datasets.Dataset.from_dict(rows, features=FEATURES)
     except (ValueError, TypeError) as e:
         raise InputError(f"{jsonl} has a field of the wrong type: {first_line(e)}") from None
+
+
+def _example(line: str, where: str) -> dict:
+    """One line of examples.jsonl, parsed and checked: every column there, captions non-empty strings."""
+    try:
+        example = json.loads(line)
+    except json.JSONDecodeError as e:
+        raise InputError(f"{where} is not valid JSON ({e.msg}): fix or remove that line") from None
+    if not isinstance(example, dict):
+        raise InputError(f"{where} is not a JSON object")
+    _check_columns(example.keys(), where)
+    for c in (0, 1):
+        check_caption(example[f"caption_{c}"], f"caption_{c} of {where}")
+    if not isinstance(example["id"], int) or isinstance(example["id"], bool):
+        raise InputError(f"{where} has id {example['id']!r}: ids must be integers")
+    return example
 
 
 def _check_columns(present: Iterable[str], where: str) -> None:

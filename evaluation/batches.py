@@ -21,6 +21,8 @@ import datasets
 import torch
 from PIL import Image
 
+from benchmarks.images import too_large
+from common.images import to_rgb
 from common.errors import InputError
 
 
@@ -82,7 +84,9 @@ class _ImageBatches(torch.utils.data.Dataset):
                 stored = row[key]
                 try:
                     with Image.open(io.BytesIO(stored["bytes"]) if stored["bytes"] else stored["path"]) as image:
-                        images.append(image.convert("RGB"))
+                        images.append(to_rgb(image))
+                except Image.DecompressionBombError as e:
+                    return {"error": too_large(stored["path"] or f"{key} of row {row.get('id', '?')}", e)}
                 except Exception:  # noqa: BLE001 - PIL raises many types; the main process reports it
                     name = stored["path"] or f"{key} of row {row.get('id', '?')}"
                     return {"error": f"image {name} cannot be decoded: replace the file and run again; the "

@@ -1,4 +1,4 @@
-"""The command line the experiment scripts share: flags, device choice, one-line errors."""
+"""The command line the experiment scripts share: flags, their validation before any work, one-line errors."""
 
 from __future__ import annotations
 
@@ -6,11 +6,12 @@ import argparse
 import sys
 from typing import Callable, Sequence
 
+import PIL.Image
 import torch
 
+from common.errors import InputError
 from evaluation.batches import default_workers
 from scoring.batching import DTYPES
-from common.errors import InputError
 
 DEFAULT_MODELS = {
     "clm": ("Salesforce/blip-image-captioning-large",
@@ -56,6 +57,8 @@ def _shared_flags(p: argparse.ArgumentParser, experiment: str, images_per_batch:
     p.add_argument("--out", default=f"results/{experiment}",
                    help="output folder for results.json and the per-example or per-query file; a killed run "
                         "started again with the same folder and arguments continues where it stopped")
+    p.add_argument("--max-image-pixels", type=int, default=PIL.Image.MAX_IMAGE_PIXELS,
+                   help="Pillow's decompression-bomb guard: larger images are refused (0: no limit)")
     if images_per_batch:
         p.add_argument("--swap-cache", default="results/swaps.json", help="JSON file of word swaps T', shared with "
                                                                           "experiments 2 and 3")
@@ -86,16 +89,52 @@ def retrieval_parser(description: str, rows: Sequence[str], default_rows: Sequen
     return p
 
 
+# Flags that must be at least this, checked before any data or model is loaded.
+MINIMUM = {"batch_size": 1, "pair_batch_size": 1, "k": 1, "limit": 1, "workers": 0, "seed": 0,
+           "max_image_pixels": 0}
+
+
+def validate(args: argparse.Namespace) -> None:
+    """Check every flag before any work: a bad value is one line now, not a crash after an hour of scoring."""
+    for name, least in MINIMUM.items():
+        value = getattr(args, name, None)
+        if value is not None and value < least:
+            raise InputError(f"--{name.replace('_', '-')} must be at least {least}, got {value}")
+    try:
+        device = torch.device(args.device)
+    except RuntimeError:
+        raise InputError(f"--device {args.device} is not a torch device: use cpu, cuda or cuda:N") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise InputError(f"--device {args.device}: this machine has no CUDA GPU that torch can use; pass --device cpu")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise InputError(f"--device {args.device}: this machine has {torch.cuda.device_count()} CUDA GPU(s)")
+    if device.type not in ("cpu", "cuda", "mps"):
+        raise InputError(f"--device {args.device} is not supported: use cpu or cuda")
+    # The guard applies in this process and in the decoding workers it forks.
+    PIL.Image.MAX_IMAGE_PIXELS = args.max_image_pixels or None
+
+
 def run_config(args: argparse.Namespace, experiment: str) -> dict:
-    """The arguments that determine the results (not where they are written, nor how many workers decode)."""
-    return {"experiment": experiment,
-            **{k: v for k, v in vars(args).items() if k not in ("out", "swap_cache", "workers")}}
+    """The arguments that determine the results (not where they are written, nor how they are decoded)."""
+    return {"experiment": experiment, **{k: v for k, v in vars(args).items()
+                                         if k not in ("out", "swap_cache", "workers", "max_image_pixels")}}
+
+
+class Interrupted(Exception):
+    """Ctrl-C during a run; the message says what is saved and how to continue."""
 
 
 def main_with_clean_errors(main: Callable[[], None]) -> None:
-    """Run main; a problem the user can fix ends the program with its one-line message and exit status 2."""
+    """Run main; a problem the user can fix ends the program with its one-line message and exit status 2,
+    and Ctrl-C with one line on what is saved (exit status 130)."""
     try:
         main()
     except InputError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
+    except Interrupted as e:
+        print(f"interrupted: {e}", file=sys.stderr)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        print("interrupted before any scoring finished: nothing to resume; run the command again", file=sys.stderr)
+        sys.exit(130)

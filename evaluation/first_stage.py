@@ -15,7 +15,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from common.files import replace_atomically
+from common.files import readable_npz, replace_atomically
 from evaluation.batches import image_batches, preprocess_key
 from evaluation.rows import Term
 
@@ -34,10 +34,10 @@ def first_stage(scorer, images, captions: Sequence[str], batch_size: int, worker
 
     The embeddings are kept in `cache` (an .npz file), so a resumed run does not encode the images again.
     """
-    if cache.exists():
-        stored = np.load(cache)
-        text, image = torch.from_numpy(stored["text"]), torch.from_numpy(stored["image"])
-    else:
+    if cache.exists() and readable_npz(cache):
+        with np.load(cache) as stored:
+            text, image = torch.from_numpy(stored["text"]), torch.from_numpy(stored["image"])
+    else:  # none yet, or a damaged one (a kill mid-write of an older version, a full disk): encode again
         pin = scorer.device.type == "cuda"
         image = torch.cat([scorer.image_embeddings(scorer.encode(batch.pixels_for(scorer))).float().cpu()
                            for batch in image_batches(images, image_ranges(len(images), batch_size),

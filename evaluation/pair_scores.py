@@ -15,7 +15,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import torch
 
-from common.files import replace_atomically
+from common.files import readable_npz, replace_atomically
 from evaluation.batches import image_batches, preprocess_key
 from evaluation.first_stage import image_ranges
 from evaluation.rows import Term
@@ -33,7 +33,14 @@ class PairStore:
         return self.folder / f"batch_{batch:06d}.npz"
 
     def done(self, batch: int) -> bool:
-        return self._file(batch).exists()
+        """Whether the batch's file is there and whole; a damaged one is deleted, so the batch is scored again."""
+        file = self._file(batch)
+        if not file.exists():
+            return False
+        if readable_npz(file):
+            return True
+        file.unlink()
+        return False
 
     def save(self, batch: int, pairs: np.ndarray, scores: Mapping[str, np.ndarray]) -> None:
         replace_atomically(self._file(batch), lambda tmp: np.savez(

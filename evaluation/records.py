@@ -12,6 +12,7 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 import torch
 
+from common.errors import InputError
 from perturb.swap import IMPROVED, PUBLISHED, Swap
 
 EXAMPLE_FIELDS = ("id", "caption_0", "caption_1", "tag", "secondary_tag", "num_main_preds")
@@ -20,12 +21,23 @@ SWAP_PREFIX = {PUBLISHED: "swap", IMPROVED: "swap_exact"}
 SWAP_NAMES = {PUBLISHED: "T' (published search)", IMPROVED: "T' (improved search)"}
 
 
+class NonFiniteScore(InputError):
+    """A row gave NaN or infinity (e.g. a published ratio whose T' scored exactly 0)."""
+
+
 def example_records(examples: Sequence[Mapping], scores: Mapping[str, torch.Tensor],
                     swaps: Mapping[str, Sequence[Swap]] | None = None) -> list[dict]:
     """Records of finished examples; `scores[row]` has shape (n_examples, 2, 2), indexed [example, caption, image].
 
     `swaps[search]` holds one Swap per caption, two captions per example, as the experiments search them.
     """
+    for key, s in scores.items():
+        bad = torch.nonzero(~torch.isfinite(s))
+        if len(bad):
+            n, c, i = bad[0].tolist()
+            raise NonFiniteScore(f"row {key} scored example {examples[n]['id']} (caption_{c}, image_{i}) as "
+                                 f"{s[n, c, i].item()}, which no comparison can rank; no score file holds NaN or "
+                                 f"infinity ({len(bad)} such score(s) in this batch)")
     records = []
     for n, ex in enumerate(examples):
         record = {k: ex[k] for k in EXAMPLE_FIELDS}

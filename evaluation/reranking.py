@@ -15,6 +15,7 @@ import numpy as np
 
 from benchmarks.retrieval import RECALL_KS, hits, reranked
 from evaluation.first_stage import SIMILARITY
+from evaluation.records import NonFiniteScore
 from evaluation.rows import Row
 
 
@@ -46,6 +47,13 @@ def evaluate(rows: Sequence[Row], similarity: np.ndarray, text_order: np.ndarray
         terms |= {t: pair_scores[str(t)][at].reshape(candidates.shape)
                   for row in rows for t in row.terms if t != SIMILARITY}
         row_scores = {row.key: row.scores(terms) for row in rows}
+        for key, scores in row_scores.items():
+            bad = np.argwhere(~np.isfinite(scores))
+            if len(bad):
+                q, c = bad[0]
+                raise NonFiniteScore(f"row {key} scored candidate {candidates[q, c]} of {task} query {q} as "
+                                     f"{scores[q, c]}, which no ranking can use; no score file holds NaN or "
+                                     f"infinity ({len(bad)} such score(s))")
         for row in rows:
             ranking = np.concatenate([reranked(candidates, row_scores[row.key], row.higher_is_better),
                                       order[:, k:]], axis=1)

@@ -1,15 +1,16 @@
 """What a retrieval re-ranking script needs around its rows: set-up from its flags, both stages with
 their stored results, and the final report. The script keeps its rows and its idea.
 
-    run = RetrievalRun(args, "experiment4")
-    run.load_scorers(rows)               # the first stage and one checkpoint per role the rows need
-    evaluation = run.rerank(rows)        # T', first stage, pair scores (resumable), re-ranking
-    run.report(rows, evaluation)         # queries.jsonl, results.json, printed tables, wall time
+    run = RetrievalRun(args, "experiment4", rows)    # flags checked, data read, run bound to data and models
+    if not run.already_finished():       # else: the same inputs as a finished run, its tables printed
+        run.load_scorers()               # the first stage and one checkpoint per role the rows need
+        run.report(run.rerank())         # T', first stage, pair scores (resumable), re-ranking; results
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from pathlib import Path
 from typing import Sequence
@@ -17,14 +18,15 @@ from typing import Sequence
 import torch
 from tqdm import tqdm
 
-from benchmarks.retrieval import RECALL_KS, first_stage_order, load_retrieval
-from common.errors import InputError
-from evaluation.cli import run_config
+from benchmarks.retrieval import (RECALL_KS, check_retrieval_images, first_stage_order, load_retrieval,
+                                  retrieval_fingerprint)
+from common.fingerprints import checkpoint_fingerprint
+from evaluation.cli import Interrupted, run_config, validate
 from evaluation.first_stage import SIMILARITY, candidate_pairs, first_stage, image_ranges
 from evaluation.pair_scores import PairStore, score_pairs
 from evaluation.reranking import Evaluation, evaluate
-from evaluation.rows import Row, T, Term, terms_of
-from evaluation.runs import check_config
+from evaluation.rows import Row, T, terms_of
+from evaluation.runs import check_config, lock_folder
 from perturb.swap import SEARCHES, SwapCache, find_swaps, load_mlm, swapped_or_same
 from reports import retrieval
 from reports.results import library_versions
@@ -35,37 +37,64 @@ from scoring.batching import DTYPES
 class RetrievalRun:
     """One re-ranking run: its data, device, output folder, loaded checkpoints and timer."""
 
-    def __init__(self, args: argparse.Namespace, experiment: str):
-        if args.k < 1:
-            raise InputError(f"--k must be at least 1, got {args.k}")
-        self.args, self.experiment = args, experiment
+    def __init__(self, args: argparse.Namespace, experiment: str, rows: Sequence[Row]):
+        validate(args)
+        self.args, self.experiment, self.rows = args, experiment, list(rows)
         self.start = time.time()
         self.device, self.dtype = torch.device(args.device), DTYPES[args.dtype]
-        self.data = load_retrieval(args.data, args.image_root, args.limit)
+        self.data = load_retrieval(args.data, args.image_root, args.limit, check=False)
+        self.terms = [t for t in terms_of(rows) if t != SIMILARITY]  # scored per candidate pair
         self.out_dir = Path(args.out)
-        self.config = check_config(self.out_dir, run_config(args, experiment))
+        self.lock = lock_folder(self.out_dir)
+        self.config = check_config(self.out_dir, {**run_config(args, experiment), "fingerprints": {
+            "data": retrieval_fingerprint(self.data),
+            **{f"{role}_model": checkpoint_fingerprint(path) for role, path in self._models().items()}}})
         self.store = PairStore(self.out_dir)
         self.scorers: dict[str, Scorer] = {}
 
-    @property
-    def first_stage_model(self) -> str:
-        return self.args.first_stage_model or self.args.itm_model
+    def _models(self) -> dict[str, str]:
+        """The checkpoint of each role the rows need: the first stage, the terms' models, the masked LM for T'."""
+        models = {"first_stage": self.args.first_stage_model or self.args.itm_model}
+        models |= {t.model: getattr(self.args, f"{t.model}_model") for t in self.terms}
+        if any(t.text != T for t in self.terms):
+            models["mlm"] = self.args.mlm_model
+        return models
 
-    def load_scorers(self, rows: Sequence[Row]) -> None:
+    def already_finished(self) -> bool:
+        """True when the folder holds the finished run of these same inputs: its tables are printed and
+        nothing needs loading. Otherwise every image file is checked, before any model work."""
+        results_file = self.out_dir / "results.json"
+        if results_file.exists():
+            self._print(json.loads(results_file.read_text()), "printed from its results.json; nothing was recomputed")
+            return True
+        check_retrieval_images(self.data)
+        return False
+
+    def load_scorers(self) -> None:
         """The first stage's checkpoint and one per role the rows' terms need, each read as the protocol reads
         texts (BLIP's retrieval checkpoints: at most 35 tokens)."""
-        self.scorers["first_stage"] = load_scorer(self.first_stage_model, SIMILARITY.head, self.device, self.dtype)
-        heads = {t.model: t.head for t in reversed(self._pair_terms(rows))}  # a head each role must have
+        models = self._models()
+        self.scorers["first_stage"] = load_scorer(models["first_stage"], SIMILARITY.head, self.device, self.dtype)
+        heads = {t.model: t.head for t in reversed(self.terms)}  # a head each role must have
         for role, head in heads.items():
-            self.scorers[role] = load_scorer(getattr(self.args, f"{role}_model"), head, self.device, self.dtype)
+            self.scorers[role] = load_scorer(models[role], head, self.device, self.dtype)
         for scorer in self.scorers.values():
             scorer.max_text_length = scorer.retrieval_text_length
 
-    def rerank(self, rows: Sequence[Row]) -> Evaluation:
+    def rerank(self) -> Evaluation:
         """Both stages: T' where rows need it, the first stage, every candidate pair scored by every term
-        (stored per batch of images), and each row's re-ranking of both tasks."""
-        args, data = self.args, self.data
-        terms = self._pair_terms(rows)
+        (stored per batch of images), and each row's re-ranking of both tasks. Ctrl-C ends the run with one
+        line saying how much is saved."""
+        try:
+            return self._rerank()
+        except KeyboardInterrupt:
+            done = sum(self.store.done(b) for b in range(len(image_ranges(len(self.data.images),
+                                                                          self.args.batch_size))))
+            raise Interrupted(f"T' found so far are in {self.args.swap_cache} and {done} image batch(es) of pair scores "
+                              f"in {self.store.folder}; run the same command again to continue from there") from None
+
+    def _rerank(self) -> Evaluation:
+        args, data, terms, rows = self.args, self.data, self.terms, self.rows
         texts = {T: data.captions, **self._swapped({t.text for t in terms} - {T})}
         similarity = first_stage(self.scorers["first_stage"], data.images, data.captions, args.batch_size,
                                  args.workers, self.out_dir / "first_stage.npz")
@@ -82,23 +111,24 @@ class RetrievalRun:
         return evaluate(rows, similarity, text_order, image_order, args.k, self.pairs, pair_scores,
                         data.caption_image, data.image_captions)
 
-    def report(self, rows: Sequence[Row], evaluation: Evaluation) -> None:
+    def report(self, evaluation: Evaluation) -> None:
         """Write queries.jsonl and results.json, and print the tables, the checkpoints and the wall time."""
-        args, data, first = self.args, self.data, self.scorers["first_stage"]
+        args, data = self.args, self.data
         models = {role: {"name_or_path": s.name_or_path, "family": s.family} for role, s in self.scorers.items()}
-        table = retrieval.report(self.out_dir, rows, evaluation, seed=args.seed, extra={
+        retrieval.report(self.out_dir, self.rows, evaluation, seed=args.seed, extra={
             "config": self.config, "versions": library_versions(), "k": args.k,
-            "first_stage_model": self.first_stage_model, "models": models,
+            "first_stage_model": self._models()["first_stage"], "models": models,
             "counts": {"images": len(data.images), "captions": len(data.captions),
-                       "pairs_scored": len(self.pairs) if self._pair_terms(rows) else 0}})
-        print(f"\nExperiment {self.experiment.removeprefix('experiment')} on {args.data}: {len(data.images)} images, "
-              f"{len(data.captions)} captions, k = {args.k}, first stage {self.first_stage_model} ({first.family})"
-              f"\n\n{table}")
-        print(f"\nResults in {self.out_dir} (results.json, queries.jsonl); wall time {time.time() - self.start:.1f} s")
+                       "pairs_scored": len(self.pairs) if self.terms else 0}})
+        self._print(json.loads((self.out_dir / "results.json").read_text()))
 
-    def _pair_terms(self, rows: Sequence[Row]) -> list[Term]:
-        """The terms scored per candidate pair: all but the first-stage similarity, which the first stage gives."""
-        return [t for t in terms_of(rows) if t != SIMILARITY]
+    def _print(self, results: dict, note: str = "") -> None:
+        counts, first = results["counts"], results["models"]["first_stage"]
+        print(f"\nExperiment {self.experiment.removeprefix('experiment')} on {self.args.data}: {counts['images']} "
+              f"images, {counts['captions']} captions, k = {results['k']}, first stage {first['name_or_path']} "
+              f"({first['family']})" + (f": {note}" if note else "") +
+              f"\n\n{retrieval.table(results['methods'], results['comparisons'])}")
+        print(f"\nResults in {self.out_dir} (results.json, queries.jsonl); wall time {time.time() - self.start:.1f} s")
 
     def _swapped(self, searches: set[str], chunk: int = 256) -> dict[str, list[str]]:
         """T' of every caption for each search (T' = T where none exists), searched in chunks and cached with

@@ -1,41 +1,62 @@
 """Long evaluations that survive being killed, and batches that survive running out of GPU memory.
 
 `RunLog` keeps an output folder's `examples.jsonl` (one record per finished example) and `config.json`
-(the arguments that produced it). Records are appended a batch at a time, so a run started again
-with the same folder and arguments skips what is done; different arguments are refused rather
-than mixed into the same file.
+(the arguments that produced it, and the fingerprints of the data and models it scored). Records are
+appended a batch at a time, so a run started again with the same folder, arguments, data and models
+skips what is done; anything else is refused rather than mixed into the same file. While a run holds its
+folder (`lock_folder`), a second run with the same --out is refused.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Callable, Mapping, Sequence, TypeVar
 
 import torch
 
 from common.errors import InputError
-from common.files import write_jsonl
+from common.files import Lock, append_durably, make_folder, write_error, write_json, write_jsonl
 
 T = TypeVar("T")
 R = TypeVar("R")
 
 
+def lock_folder(folder: Path) -> Lock:
+    """Hold an output folder for this run: a second run with the same --out is refused while this one lives."""
+    return Lock(make_folder(folder) / ".lock", wait=False,
+                busy=f"another run is writing {folder}: wait for it to finish, or pass another --out")
+
+
 def check_config(out_dir: Path, config: Mapping) -> dict:
     """Create out_dir with config.json, or check that the run already there had the same config."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    make_folder(out_dir)
     config = json.loads(json.dumps(dict(config)))  # normalized as it will be read back
     config_file = out_dir / "config.json"
     if config_file.exists():
-        previous = json.loads(config_file.read_text())
+        try:
+            previous = json.loads(config_file.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            raise InputError(f"{config_file} is not readable: delete {out_dir} to start over, or pass another "
+                             f"--out") from None
         if previous != config:
-            changed = sorted(k for k in set(previous) | set(config) if previous.get(k) != config.get(k))
-            raise InputError(f"{out_dir} holds a run with other arguments ({', '.join(changed)} differ): "
-                             f"pass another --out, or delete that folder to start over")
+            raise InputError(f"{out_dir} holds a run of other inputs ({_changes(previous, config)}): pass another "
+                             f"--out, or delete that folder to start over")
     else:
-        config_file.write_text(json.dumps(config, indent=2) + "\n")
+        write_json(config_file, config)
     return config
+
+
+def _changes(previous: Mapping, config: Mapping) -> str:
+    """What differs between two configs, in the user's words: flags, or the content behind a path."""
+    changed = sorted(k for k in set(previous) | set(config) if previous.get(k) != config.get(k))
+    words = [f"{k} differ" for k in changed if k != "fingerprints"]
+    if "fingerprints" in changed:
+        old, new = previous.get("fingerprints") or {}, config.get("fingerprints") or {}
+        for k in sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k)):
+            flag = "--" + k.replace("_", "-")
+            words.append(f"the content of {flag} changed since that run")
+    return "; ".join(words)
 
 
 class RunLog:
@@ -50,13 +71,20 @@ class RunLog:
     def _read_existing(self) -> None:
         raw = self.examples_file.read_bytes()
         complete = raw[: raw.rfind(b"\n") + 1]  # a run killed mid-write leaves a partial last line
-        for line in complete.decode("utf-8").splitlines():
+        for lineno, line in enumerate(complete.decode("utf-8", errors="replace").splitlines(), 1):
             if line.strip():
-                record = json.loads(line)
-                self.records[record["id"]] = record
+                try:
+                    record = json.loads(line)
+                    self.records[record["id"]] = record
+                except (json.JSONDecodeError, KeyError, TypeError):
+                    raise InputError(f"{self.examples_file} line {lineno} is corrupt: delete that line and run the "
+                                     f"same command again; that example is scored again, the others are kept") from None
         if len(complete) != len(raw):
-            with open(self.examples_file, "r+b") as f:
-                f.truncate(len(complete))
+            try:
+                with open(self.examples_file, "r+b") as f:
+                    f.truncate(len(complete))
+            except OSError as e:
+                raise write_error(self.examples_file, e) from None
 
     def is_done(self, ids: Sequence[int]) -> bool:
         return all(i in self.records for i in ids)
@@ -75,12 +103,14 @@ class RunLog:
 
     def append(self, records: Sequence[dict]) -> None:
         """Append finished examples in one write and flush it to disk before returning."""
-        with open(self.examples_file, "a", encoding="utf-8") as f:
-            f.write("".join(json.dumps(r) + "\n" for r in records))
-            f.flush()
-            os.fsync(f.fileno())
+        append_durably(self.examples_file, "".join(json.dumps(r) + "\n" for r in records))
         for r in records:
             self.records[r["id"]] = r
+
+    @property
+    def finished(self) -> bool:
+        """Whether the run wrote results.json, which it does only once every example is done."""
+        return (self.out_dir / "results.json").exists()
 
     def finish(self, ids: Sequence[int]) -> list[dict]:
         """The records of `ids` in that order; rewrites examples.jsonl in that order without duplicates."""

@@ -1,12 +1,17 @@
 """What every Winoground experiment script shares: set-up from its flags, the resumable scoring loop,
 and the final report. A script keeps only its own idea: its rows and which texts each model scores.
 
-    run = WinogroundRun(args, "experiment1")
+    run = WinogroundRun(args, "experiment1")     # flags checked, data read, run bound to data and models
+    if run.already_finished():                   # same inputs as a finished run: its table, nothing loaded
+        return
     itm = run.load_scorer("itm", args.itm_model, "contrastive")
     run.load_mlm(args.mlm_model)                 # for experiments that divide by T' (`run.swaps(captions)`)
     rows = run.rows(ROWS)                        # the rows the loaded checkpoints can compute
     run.score(score_batch)                       # score_batch(batch) -> examples.jsonl records
     run.report(run.finish(), rows, REFERENCES, COMPARISONS)   # results.json, printed tables, wall time
+
+A run is bound to what it scored: its config.json holds the flags and the fingerprints of the data and
+of every checkpoint (common/fingerprints.py), and a later run with the same --out must match them all.
 """
 
 from __future__ import annotations
@@ -20,40 +25,69 @@ import torch
 from tqdm import tqdm
 
 from benchmarks.reference import Reference
-from benchmarks.winoground import PUBLISHED_FAMILIES, load_winoground
+from benchmarks.winoground import (PUBLISHED_FAMILIES, check_winoground_images, load_winoground,
+                                   winoground_fingerprint)
+from common.errors import InputError
+from common.fingerprints import checkpoint_fingerprint
 from evaluation.batches import Batch, preprocess_key, winoground_batches
-from evaluation.cli import run_config
+from evaluation.cli import Interrupted, run_config, validate
 from evaluation.records import count_without_swap
 from evaluation.rows import Row, T, Term
-from evaluation.runs import RunLog, split_on_oom
+from evaluation.runs import RunLog, lock_folder, split_on_oom
 from perturb.swap import IMPROVED, PUBLISHED, SEARCHES, Swap, SwapCache, find_swaps, load_mlm
-from reports.winoground import report_run
-from scoring import Scorer, load_scorer
+from reports.winoground import read_results, report_run, tables
+from scoring import FAMILIES, Scorer, load_scorer
 from scoring.batching import DTYPES, grid_pairs, grid_texts
+
+
+def model_flags(args: argparse.Namespace) -> dict[str, str]:
+    """The checkpoints a script's flags name: {"clm_model": path, ...}."""
+    return {k: v for k, v in vars(args).items() if k.endswith("_model") and v}
 
 
 class WinogroundRun:
     """One experiment's run: its data, device, output folder, loaded checkpoints and timer."""
 
     def __init__(self, args: argparse.Namespace, experiment: str):
+        validate(args)
         self.args, self.experiment = args, experiment
         self.start = time.time()
         self.device, self.dtype = torch.device(args.device), DTYPES[args.dtype]
-        self.data = load_winoground(args.data, args.limit)
-        self.log = RunLog(args.out, run_config(args, experiment))
+        self.data = load_winoground(args.data, args.limit, check=False)
+        fingerprints = {"data": winoground_fingerprint(self.data),
+                        **{k: checkpoint_fingerprint(v) for k, v in model_flags(args).items()}}
+        self.lock = lock_folder(args.out)
+        self.log = RunLog(args.out, {**run_config(args, experiment), "fingerprints": fingerprints})
         self.scorers: dict[str, Scorer] = {}
         self.mlm = None
 
-    def load_mlm(self, name_or_path: str) -> None:
-        """Load the masked LM that searches T' (`swaps`), with the --swap-cache of earlier searches."""
-        self.mlm = load_mlm(name_or_path, self.device, self.dtype)
-        self.swap_cache = SwapCache(self.args.swap_cache)
+    def already_finished(self) -> bool:
+        """True when this folder holds the finished run of these same inputs: its tables are printed and
+        nothing needs loading. Otherwise every image file is checked, before any model work."""
+        if self.log.finished:
+            self._print(read_results(self.log.out_dir), "printed from its results.json; nothing was recomputed")
+            return True
+        check_winoground_images(self.data)
+        return False
 
     def load_scorer(self, role: str, name_or_path: str, head: str) -> Scorer:
-        """Load a checkpoint for a role ("itm", "clm"), checking that it has `head`."""
+        """Load a checkpoint for a role ("itm", "clm"), checking that it has `head` and reads every caption."""
         scorer = load_scorer(name_or_path, head, self.device, self.dtype)
+        captions = [(ex["id"], c, ex[f"caption_{c}"]) for ex in self.data.select_columns(
+            ["id", "caption_0", "caption_1"]) for c in (0, 1)]
+        too_long = scorer.too_long([text for _, _, text in captions])
+        if too_long:
+            example, c, text = captions[too_long[0]]
+            raise InputError(f"caption_{c} of example {example} is longer than {scorer.display_name} "
+                             f"({name_or_path}) reads ({text[:40]!r}...): shorten it ({len(too_long)} caption(s) "
+                             f"in all)")
         self.scorers[role] = scorer
         return scorer
+
+    def load_mlm(self, name_or_path: str) -> None:
+        """Load the masked LM that searches T' (`swaps`), with the --swap-cache of earlier searches."""
+        self.swap_cache = SwapCache(self.args.swap_cache)
+        self.mlm = load_mlm(name_or_path, self.device, self.dtype)
 
     def rows(self, rows: Sequence[Row]) -> list[Row]:
         """The rows the loaded checkpoints can compute, labelled with their family's name."""
@@ -77,47 +111,55 @@ class WinogroundRun:
         """Score every unfinished batch of examples, appending each batch's records as it finishes.
 
         Images are decoded and preprocessed (once per distinct preprocessing of the loaded scorers) in
-        --workers processes while the model scores the batch before.
+        --workers processes while the model scores the batch before. Ctrl-C ends the run with one line
+        saying how much is saved.
         """
         pending = self.log.pending_batches(self.data, self.args.batch_size)
         done = len(self.data) - sum(map(len, pending))
         preprocessors = {preprocess_key(s): s.preprocess for s in self.scorers.values()}
         batches = winoground_batches(self.data, pending, preprocessors, self.args.workers,
                                      pin_memory=self.device.type == "cuda")
-        with tqdm(total=len(self.data), initial=done, unit="example") as bar:
-            for batch in batches:
-                self.log.append(split_on_oom(score_batch, batch))
-                bar.update(len(batch))
+        try:
+            with tqdm(total=len(self.data), initial=done, unit="example") as bar:
+                for batch in batches:
+                    self.log.append(split_on_oom(score_batch, batch))
+                    bar.update(len(batch))
+        except KeyboardInterrupt:
+            raise Interrupted(f"{len(self.log.records)} of {len(self.data)} examples are saved in {self.log.out_dir}; "
+                              f"run the same command again to continue from there") from None
 
     def finish(self) -> list[dict]:
         """Every example's record, in data order (examples.jsonl is rewritten in that order)."""
         return self.log.finish(self.data["id"])
 
     def report(self, records: Sequence[dict], rows: Sequence[Row], references: Sequence[Reference] = (),
-               comparisons: Sequence[tuple[str, str]] = (), extra: Mapping | None = None,
-               notes: Sequence[str] = ()) -> None:
+               comparisons: Sequence[tuple[str, str]] = ()) -> None:
         """Write results.json and print the tables, the checkpoint behind each row, notes and wall time.
 
-        Where the run searched T', results.json and the notes also say how many captions had nothing to swap.
+        Where the run searched T', results.json also says how many captions had nothing to swap.
         """
-        if self.mlm is not None:
-            no_swap = count_without_swap(records)
-            extra = {**(extra or {}), "captions_without_swap": no_swap}
-            notes = [*notes, f"\nCaptions with nothing to swap (T' = T): {no_swap[PUBLISHED]} published, "
-                             f"{no_swap[IMPROVED]} improved; word swaps in {self.args.swap_cache}"]
         keys = {row.key for row in rows}
         comparisons = [(a, b) for a, b in comparisons if a in keys and b in keys]
-        models = {role: {"name_or_path": s.name_or_path, "family": s.family} for role, s in self.scorers.items()}
-        table = report_run(self.log.out_dir, self.log.config, records, rows, references, comparisons,
-                           extra={"models": models, **(extra or {})})
+        models = {role: {"name_or_path": s.name_or_path, "family": s.family,
+                         "rows": [row.key for row in rows if role in row.models]} for role, s in self.scorers.items()}
+        extra = {"models": models}
+        if self.mlm is not None:
+            extra["captions_without_swap"] = count_without_swap(records)
+        report_run(self.log.out_dir, self.log.config, records, rows, references, comparisons, extra=extra)
+        self._print(read_results(self.log.out_dir))
+
+    def _print(self, results: Mapping, note: str = "") -> None:
         number = self.experiment.removeprefix("experiment")
-        print(f"\nExperiment {number} on {len(records)} Winoground examples ({self.args.data})")
-        for role, s in self.scorers.items():
-            role_rows = ", ".join(row.key for row in rows if role in row.models)
-            print(f"- rows {role_rows}: --{role}-model {s.name_or_path} ({s.display_name}, {s.family})")
-        print(f"\n{table}")
-        for line in notes:
-            print(line)
+        print(f"\nExperiment {number} on {results['n_examples']} Winoground examples ({self.args.data})"
+              + (f": {note}" if note else ""))
+        for role, m in results["models"].items():
+            name = FAMILIES[m["family"]].display_name
+            print(f"- rows {', '.join(m['rows'])}: --{role}-model {m['name_or_path']} ({name}, {m['family']})")
+        print(f"\n{tables(results)}")
+        no_swap = results.get("captions_without_swap")
+        if no_swap:
+            print(f"\nCaptions with nothing to swap (T' = T): {no_swap[PUBLISHED]} published, "
+                  f"{no_swap[IMPROVED]} improved; word swaps in {self.args.swap_cache}")
         print(f"\nResults in {self.log.out_dir}; wall time {time.time() - self.start:.1f} s")
 
 

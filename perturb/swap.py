@@ -32,7 +32,6 @@ a readable JSON file keyed by caption, model, dtype, search, seed and max_pairs.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from itertools import combinations
@@ -42,9 +41,10 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from scoring.batching import right_pad
+from common.cache import JsonCache
 from common.errors import InputError, first_line
-from common.files import write_json
+from common.fingerprints import checkpoint_fingerprint
+from scoring.batching import right_pad
 
 PUBLISHED = "published"
 IMPROVED = "improved"
@@ -73,6 +73,12 @@ def load_mlm(name_or_path: str, device="cpu", dtype=torch.float32):
     except OSError as e:
         raise InputError(f"cannot load a masked LM from '{name_or_path}': pass a hub id or a folder saved with "
                          f"save_pretrained ({first_line(e)})") from None
+    except ValueError as e:  # a checkpoint of another kind, e.g. BLIP or CLIP
+        raise InputError(f"'{name_or_path}' is not a masked LM (AutoModelForMaskedLM cannot load it: "
+                         f"{first_line(e)[:120]}): pass one such as distilroberta-base as --mlm-model") from None
+    if tokenizer.mask_token_id is None:
+        raise InputError(f"'{name_or_path}' has no mask token, so it cannot search word swaps: pass a masked LM "
+                         f"such as distilroberta-base as --mlm-model")
     return model.to(device).eval().requires_grad_(False), tokenizer
 
 
@@ -249,38 +255,28 @@ def improved_swaps(model, tokenizer, captions: Sequence[str], seed: int = 0, max
 
 # --- cache and entry point ---------------------------------------------------------------------------
 
-class SwapCache:
-    """T' per (caption, model, dtype, search, seed, max_pairs), kept in a JSON file a person can read.
+class SwapCache(JsonCache):
+    """T' per (caption, masked LM, dtype, search, seed, max_pairs), in a JSON file a person can read and edit.
 
-    The file is rewritten atomically by `save`, so an interrupted run never leaves it half-written.
+    The masked LM is keyed by its fingerprint (its hub commit, or a digest of its folder's files), so
+    replacing the weights in a folder searches again; its path is kept beside it for the reader. Hand
+    edits of an entry's "swap" are used as they are.
     """
 
-    FIELDS = ("model", "dtype", "search", "seed", "max_pairs", "caption")
+    ROOT, FLAG = "swaps", "--swap-cache"
+    KEY = {"model": str, "dtype": str, "search": str, "seed": int, "max_pairs": int, "caption": str}
+    VALUES = {"swap": (str, type(None)), "reason": (str, type(None))}
 
     def __init__(self, path: str | Path | None):
-        self.path = Path(path) if path else None
-        self.entries: dict[tuple, dict] = {}
-        if self.path and self.path.exists():
-            try:
-                for e in json.loads(self.path.read_text())["swaps"]:
-                    self.entries[tuple(e[f] for f in self.FIELDS)] = e
-            except (json.JSONDecodeError, KeyError, TypeError):
-                raise InputError(f"{self.path} is not a swap cache written by this code: delete it or pass "
-                                 f"another --swap-cache") from None
+        super().__init__(path)
+        self._fingerprints: dict[str, str] = {}
 
-    def get(self, key: tuple) -> Swap | None:
-        e = self.entries.get(key)
-        return None if e is None else Swap(e["swap"], e["reason"])
-
-    def put(self, key: tuple, swap: Swap) -> None:
-        self.entries[key] = {**dict(zip(self.FIELDS, key)), "swap": swap.text, "reason": swap.reason}
-
-    def save(self) -> None:
-        if not self.path:
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        ordered = [self.entries[k] for k in sorted(self.entries, key=lambda k: tuple(map(str, k)))]
-        write_json(self.path, {"swaps": ordered}, indent=1, ensure_ascii=False)
+    def model_key(self, model) -> str:
+        """The masked LM's fingerprint, computed once per cache."""
+        name = model.name_or_path
+        if name not in self._fingerprints:
+            self._fingerprints[name] = checkpoint_fingerprint(name)
+        return self._fingerprints[name]
 
 
 def find_swaps(model, tokenizer, captions: Sequence[str], search: str, seed: int = 0, max_pairs: int = 1000,
@@ -288,14 +284,18 @@ def find_swaps(model, tokenizer, captions: Sequence[str], search: str, seed: int
     """T' for every caption by `search` ("published" or "improved"), searching only captions not in the cache."""
     if search not in SEARCHES:
         raise ValueError(f"search must be one of {SEARCHES}, got {search!r}")
-    dtype = str(next(model.parameters()).dtype).removeprefix("torch.")
-    key = {c: (model.name_or_path, dtype, search, seed, max_pairs, c) for c in captions}  # SwapCache.FIELDS order
-    found = {c: cache.get(k) for c, k in key.items()} if cache else {}
-    todo = sorted(c for c in key if found.get(c) is None)
+    found: dict[str, Swap | None] = dict.fromkeys(captions)
+    if cache:
+        dtype = str(next(model.parameters()).dtype).removeprefix("torch.")
+        key = {c: (cache.model_key(model), dtype, search, seed, max_pairs, c) for c in captions}  # SwapCache.KEY
+        for c, k in key.items():
+            entry = cache.get(k)
+            found[c] = None if entry is None else Swap(entry["swap"], entry["reason"])
+    todo = sorted(c for c, swap in found.items() if swap is None)
     if todo:
         searcher = published_swaps if search == PUBLISHED else improved_swaps
         for caption, swap in zip(todo, searcher(model, tokenizer, todo, seed, max_pairs, batch_size)):
             found[caption] = swap
             if cache:
-                cache.put(key[caption], swap)
+                cache.put(key[caption], {"swap": swap.text, "reason": swap.reason}, model_path=model.name_or_path)
     return [found[c] for c in captions]

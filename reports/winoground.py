@@ -2,12 +2,14 @@
 
 `report_run` reads every row's scores from the records, computes Text / Image / Group with bootstrap
 intervals and per-group breakdowns (`row_results`) and paired differences (`compare`), writes
-results.json, and returns the Markdown to print: the computed rows beside reference rows (numbers
-quoted from papers, never computed here), the breakdowns and the differences.
+results.json, and returns the Markdown to print (`tables`, which a finished run also prints from its
+results.json): the computed rows beside reference rows (numbers quoted from papers, never computed
+here), the breakdowns and the differences.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -41,9 +43,20 @@ def report_run(out_dir: Path, config: Mapping, records: Sequence[Mapping], rows:
         "references": [vars(r) for r in references],
         **(extra or {}),
     })
-    parts = [markdown_table(results, references), "Per-group Text/Image/Group:", breakdown_table(results)]
+    return tables(read_results(out_dir))
+
+
+def read_results(out_dir: Path) -> dict:
+    return json.loads((Path(out_dir) / "results.json").read_text())
+
+
+def tables(results: Mapping) -> str:
+    """The Markdown a finished run prints, from its results.json: rows and references, breakdowns, differences."""
+    rows, compared = results["methods"], results["comparisons"]
+    references = [Reference(**r) for r in results["references"]]
+    parts = [markdown_table(rows, references), "Per-group Text/Image/Group:", breakdown_table(rows)]
     if compared:
-        parts += ["Paired bootstrap differences (95% intervals):", comparison_table(compared, results)]
+        parts += ["Paired bootstrap differences (95% intervals):", comparison_table(compared, rows)]
     return "\n\n".join(parts)
 
 

@@ -24,6 +24,7 @@ import torch
 from PIL import Image
 
 from scoring.batching import all_pairs
+from common.images import to_rgb
 from common.errors import InputError, first_line
 
 
@@ -67,8 +68,8 @@ class Scorer:
         return cls(model, processor, head, name_or_path)
 
     def preprocess(self, images: Sequence[Image.Image]) -> torch.Tensor:
-        """Pixel values (n, 3, H, W), float32 on the CPU, of the images converted to RGB."""
-        rgb = [im if im.mode == "RGB" else im.convert("RGB") for im in images]
+        """Pixel values (n, 3, H, W), float32 on the CPU, of the images converted to RGB as a viewer shows them."""
+        rgb = [to_rgb(im) for im in images]
         return self.processor.image_processor(images=rgb, return_tensors="pt").pixel_values.float()
 
     def encode(self, pixels: torch.Tensor) -> Any:
@@ -102,6 +103,10 @@ class Scorer:
         other = copy.copy(self)
         other.head = self._check_head(head)
         return other
+
+    def too_long(self, texts: Sequence[str]) -> list[int]:
+        """Indexes of the texts longer than the model reads, for families that do not truncate them."""
+        return []
 
     def preprocess_config(self) -> dict:
         """What determines `preprocess`; two scorers with equal configs can share pixel values."""

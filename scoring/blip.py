@@ -81,6 +81,17 @@ class _BlipScorer(Scorer):
                    "past_key_values": cache}
 
 
+    def too_long(self, texts):
+        """BLIP reads at most max_position_embeddings tokens: [CLS] or [DEC], the text, [SEP]."""
+        if self.max_text_length:  # truncated, as BLIP's retrieval protocol does
+            return []
+        limit = self.model.config.text_config.max_position_embeddings - 2 - len(self._prompt_ids())
+        return [n for n, ids in enumerate(token_ids(self.processor.tokenizer, texts, False)) if len(ids) > limit]
+
+    def _prompt_ids(self) -> list[int]:
+        return []
+
+
 class BlipRetrievalScorer(_BlipScorer):
     """BlipForImageTextRetrieval: contrastive similarity and the ITM head ([CLS] or [ENC] first)."""
     family = "blip-retrieval"
@@ -195,9 +206,12 @@ class BlipCaptioningScorer(_BlipScorer):
         per_token = (1.0 - label_smoothing) * nll + label_smoothing * uniform
         return (per_token * valid).sum(dim=1) / valid.sum(dim=1)
 
+    def _prompt_ids(self) -> list[int]:
+        return token_ids(self.processor.tokenizer, [self.prompt], False)[0] if self.prompt else []
+
     def _clm_exact(self, features, texts, t, i):
         tokenizer, config = self.processor.tokenizer, self.model.config.text_config
-        prompt_ids = token_ids(tokenizer, [self.prompt], False)[0] if self.prompt else []
+        prompt_ids = self._prompt_ids()
         sequences = [[config.bos_token_id, *prompt_ids, *s, config.sep_token_id]
                      for s in token_ids(tokenizer, texts, False)]
         ids, mask = right_pad(sequences, config.pad_token_id, features.device)

@@ -150,6 +150,17 @@ class Blip2CaptioningScorer(_Blip2Scorer):
             encoder = self.model.language_model.get_encoder()
             return encoder(inputs_embeds=embeds, attention_mask=mask).last_hidden_state, mask
 
+    def too_long(self, texts):
+        """A decoder-only LM reads the queries, its start token, the prompt and the caption in its positions."""
+        if not self.decoder_only:  # T5's relative positions have no limit
+            return []
+        tokenizer = self.processor.tokenizer
+        start, end = special_affixes(tokenizer)
+        prompt = token_ids(tokenizer, [self.prompt], False)[0] if self.prompt else []
+        limit = (self.model.config.text_config.max_position_embeddings - self.model.config.num_query_tokens
+                 - len(start) - len(prompt) - len(end))
+        return [n for n, ids in enumerate(token_ids(tokenizer, texts, False)) if len(ids) > limit]
+
     def _clm_exact(self, features, texts, t, i):
         tokenizer = self.processor.tokenizer
         start, end = special_affixes(tokenizer)

@@ -111,7 +111,8 @@ def test_experiment2_with_clip_has_only_contrastive_rows(cli, tmp_path, clip_pat
     assert done.returncode == 0, done.stderr
     results = json.loads((out / "results.json").read_text())
     assert list(results["methods"]) == ["contrastive", "contrastive_ratio", "contrastive_exact_ratio"]
-    assert results["models"]["itm"] == {"name_or_path": str(clip_path), "family": "clip"}
+    assert results["models"]["itm"] == {"name_or_path": str(clip_path), "family": "clip",
+                                        "rows": ["contrastive", "contrastive_ratio", "contrastive_exact_ratio"]}
     records = read_records(out)
     for key, row in results["methods"].items():
         assert {k: row[k] for k in ("text", "image", "group")} == winoground(records, key, True)

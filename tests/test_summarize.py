@@ -145,7 +145,7 @@ def test_unfinished_and_empty_folders_say_what_to_run(cli, tmp_path):
     (unfinished / "config.json").write_text(json.dumps({"experiment": "experiment3", "seed": 0}))
     (unfinished / "examples.jsonl").write_text('{"id": 0}\n{"id": 1}\n')
     done = _summarize(tmp_path / "empty", unfinished)
-    assert done.returncode == 0
+    assert done.returncode == 2 and done.stderr.startswith("error: 2 of 2 folder(s) could not be summarized")
     lines = [line for line in done.stdout.splitlines() if line.strip()]
     assert lines[0].startswith(f"{tmp_path / 'empty'}: ") and "python experiment1.py --out" in lines[0]
     assert "unfinished experiment3 run (2 examples scored" in lines[1] and "python experiment3.py --out" in lines[1]

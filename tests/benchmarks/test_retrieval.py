@@ -47,7 +47,7 @@ def test_pre_caption_is_blips_cleaning():
     ('{"annotations": []}', "no annotation format this loader knows"),
     ('[{"image": "images/im_0.png"}]', "lacks the field 'caption'"),
     ('{"images": [{"filename": "a.png", "split": "train", "sentences": []}]}', "holds no test images"),
-    ('[{"image": "images/im_0.png", "caption": []}]', "has no caption strings"),
+    ('[{"image": "images/im_0.png", "caption": []}]', "has no captions"),
     ("not json", "cannot read .* as JSON"),
 ])
 def test_wrong_annotation_format_is_one_line(annotations, content, message):

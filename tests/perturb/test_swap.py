@@ -150,7 +150,8 @@ def test_deterministic_and_cached(mlm, mlm_path, other_mlm_path, tmp_path, searc
     assert first == find_swaps(model, tok, captions, search, seed=0)  # no cache: same result again
     saved = json.loads((tmp_path / "swaps.json").read_text())["swaps"]
     assert {e["caption"]: e["swap"] for e in saved} == {c: s.text for c, s in zip(captions, first)}
-    assert all(e["model"] == str(mlm_path) and e["search"] == search for e in saved)
+    assert all(e["model_path"] == str(mlm_path) and e["search"] == search for e in saved)
+    assert len({e["model"] for e in saved}) == 1 and saved[0]["model"].startswith("files:")  # the fingerprint
 
     reloaded = SwapCache(tmp_path / "swaps.json")
     calls, handle = _counting(model)
@@ -173,7 +174,7 @@ def test_deterministic_and_cached(mlm, mlm_path, other_mlm_path, tmp_path, searc
 def test_corrupt_cache_is_a_clear_error(tmp_path):
     from common.errors import InputError
     (tmp_path / "swaps.json").write_text("{not json")
-    with pytest.raises(InputError, match="not a swap cache"):
+    with pytest.raises(InputError, match="not a cache this code wrote .*pass another --swap-cache"):
         SwapCache(tmp_path / "swaps.json")
 
 

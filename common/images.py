@@ -1,0 +1,28 @@
+"""Decoded images converted to RGB the way an image viewer shows them, whatever their Pillow mode."""
+
+from __future__ import annotations
+
+import numpy as np
+import PIL.Image
+
+
+def to_rgb(image: PIL.Image.Image) -> PIL.Image.Image:
+    """An RGB image of any Pillow mode, as an image viewer would show it.
+
+    8-bit modes (1, L, P, LA, PA, RGBA, CMYK, YCbCr, ...) use Pillow's own conversion, alpha dropped, as the
+    published numbers did. Pillow clips the wider integer and float modes to 0..255 instead of scaling
+    them, which turns a 16-bit grayscale photo white; here 16-bit values (I;16*, and I holding values up to
+    65535) are scaled by 255/65535, and float images holding values in [0, 1] by 255.
+    """
+    if image.mode == "RGB":
+        image.load()  # the pixels, read now: the caller may close the file
+        return image
+    if image.mode.startswith("I") or image.mode == "F":
+        values = np.asarray(image, dtype=np.float64)
+        if image.mode.startswith("I;16") or (image.mode == "I" and values.max(initial=0) > 255):
+            values = values * (255.0 / 65535.0)
+        elif image.mode == "F" and values.max(initial=0) <= 1.0:
+            values = values * 255.0
+        gray = np.clip(np.rint(values), 0, 255).astype(np.uint8)
+        return PIL.Image.fromarray(np.stack([gray] * 3, axis=-1), "RGB")
+    return image.convert("RGB")
