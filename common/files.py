@@ -55,7 +55,10 @@ def replace_atomically(path: str | Path, write: Callable[[Path], Any]) -> Path:
         write(tmp)
         tmp.replace(path)
     except OSError as e:
-        tmp.unlink(missing_ok=True)
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass  # nothing was created where nothing can be
         raise write_error(path, e) from None
     return path
 

@@ -107,6 +107,15 @@ class RunLog:
         for r in records:
             self.records[r["id"]] = r
 
+    def saved(self) -> int:
+        """How many examples examples.jsonl holds whole: the file, not memory, after an interrupt."""
+        try:
+            raw = self.examples_file.read_bytes()
+        except OSError:
+            return 0
+        return len({json.loads(line)["id"] for line in raw[: raw.rfind(b"\n") + 1].decode("utf-8", "replace")
+                    .splitlines() if line.strip()})
+
     @property
     def finished(self) -> bool:
         """Whether the run wrote results.json, which it does only once every example is done."""

@@ -125,7 +125,7 @@ class WinogroundRun:
                     self.log.append(split_on_oom(score_batch, batch))
                     bar.update(len(batch))
         except KeyboardInterrupt:
-            raise Interrupted(f"{len(self.log.records)} of {len(self.data)} examples are saved in {self.log.out_dir}; "
+            raise Interrupted(f"{self.log.saved()} of {len(self.data)} examples are saved in {self.log.out_dir}; "
                               f"run the same command again to continue from there") from None
 
     def finish(self) -> list[dict]:

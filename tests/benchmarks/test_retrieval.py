@@ -104,3 +104,33 @@ def test_ranking_helpers_by_hand():
                 {1: np.array([False, False]), 5: np.array([True, False]), 10: np.array([True, True])})
     assert r["txt_r1"] == 50.0 and r["img_r5"] == 50.0 and r["txt_r_mean"] == round(250 / 3, 2)
     assert r["r_mean"] == round((250 / 3 + 50) / 2, 2)
+
+
+def test_an_image_listed_twice_is_refused(annotations):
+    entries = json.loads(annotations["blip"].read_text())
+    bad = annotations["blip"].parent / "twice.json"
+    bad.write_text(json.dumps(entries + [{"image": entries[2]["image"], "caption": ["another caption"]}]))
+    with pytest.raises(InputError, match="repeats the image.* images/im_2.png: each image must be listed once"):
+        load_retrieval(str(bad))
+
+
+@pytest.mark.parametrize("caption,message", [(None, "NoneType"), ("", "an empty string"),
+                                             ("...!", "empty after BLIP's cleaning")])
+def test_bad_captions_are_named(annotations, caption, message):
+    entries = json.loads(annotations["blip"].read_text())
+    entries[1]["caption"] = [entries[1]["caption"][0], caption]
+    bad = annotations["blip"].parent / "bad_caption.json"
+    bad.write_text(json.dumps(entries))
+    with pytest.raises(InputError, match=message):
+        load_retrieval(str(bad))
+
+
+def test_fingerprint_follows_an_added_caption(annotations):
+    from benchmarks.retrieval import retrieval_fingerprint
+
+    entries = json.loads(annotations["blip"].read_text())
+    first = retrieval_fingerprint(load_retrieval(str(annotations["blip"])))
+    entries[0]["caption"].append("one more caption")
+    more = annotations["blip"].parent / "more.json"
+    more.write_text(json.dumps(entries))
+    assert retrieval_fingerprint(load_retrieval(str(more))) != first

@@ -263,6 +263,58 @@ def test_parquet_missing_column_is_named(tmp_path, parquet_file):
         load_winoground(REPO, hub=LocalHub({None: {"data/test-bad.parquet": path}}))
 
 
+
+def _edit_line(folder: Path, n: int, **fields) -> None:
+    lines = (folder / "examples.jsonl").read_text().splitlines()
+    lines[n] = json.dumps({**json.loads(lines[n]), **fields})
+    (folder / "examples.jsonl").write_text("\n".join(lines) + "\n")
+
+
+@pytest.mark.parametrize("caption,shown", [("", "an empty string"), ("   ", "an empty string"), (None, "NoneType"),
+                                           (["a", "b"], "list"), (3, "int")])
+def test_a_caption_that_is_not_a_non_empty_string_is_named(tmp_path, caption, shown):
+    folder = write_winoground_folder(tmp_path / "w", n=3)
+    _edit_line(folder, 1, caption_1=caption)
+    with pytest.raises(InputError, match=f"caption_1 of .*examples.jsonl line 2 is {shown}.*non-empty string") as e:
+        load_winoground(str(folder))
+    assert "\n" not in str(e.value)
+
+
+def test_repeated_ids_are_named_with_their_lines(tmp_path):
+    folder = write_winoground_folder(tmp_path / "w", n=4)
+    _edit_line(folder, 2, id=0)
+    with pytest.raises(InputError, match=r"repeats example ids \(id 0 on lines 1, 3\)"):
+        load_winoground(str(folder))
+
+
+def test_non_utf8_annotations_are_one_line(tmp_path):
+    folder = write_winoground_folder(tmp_path / "w", n=2)
+    raw = (folder / "examples.jsonl").read_bytes()
+    (folder / "examples.jsonl").write_bytes(raw.replace(b"circle", b"circ\xe9le"))
+    with pytest.raises(InputError, match="is not UTF-8 text .*save it as UTF-8"):
+        load_winoground(str(folder))
+
+
+def test_a_decompression_bomb_says_how_to_allow_it(tmp_path, monkeypatch):
+    folder = write_winoground_folder(tmp_path / "w", n=2)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # the drawn images have 1,920 pixels and more
+    with pytest.raises(InputError, match="too large for Pillow's decompression-bomb guard.*--max-image-pixels"):
+        load_winoground(str(folder))
+
+
+def test_fingerprint_follows_captions_and_image_files(tmp_path):
+    from benchmarks.winoground import winoground_fingerprint
+
+    folder = write_winoground_folder(tmp_path / "w", n=3)
+    first = winoground_fingerprint(load_winoground(str(folder)))
+    assert winoground_fingerprint(load_winoground(str(folder), check=False)) == first
+    _edit_line(folder, 1, caption_0="a changed caption")
+    edited = winoground_fingerprint(load_winoground(str(folder)))
+    assert edited != first
+    draw_image(7, 1).save(folder / "images" / "ex_2_1.png")  # a replaced image, same name
+    assert winoground_fingerprint(load_winoground(str(folder))) != edited
+
+
 # --- the metric: hand-worked cases, ties, lower-is-better, breakdown groups ---------------------------
 
 # Each case: [[s(c0,i0), s(c0,i1)], [s(c1,i0), s(c1,i1)]] and the (text, image) verdicts worked by hand.

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
-from evaluation.records import count_without_swap, example_records, score_grid, swaps_of
+from evaluation.records import NonFiniteScore, count_without_swap, example_records, score_grid, swaps_of
 from perturb.swap import IMPROVED, PUBLISHED, Swap
 
 EXAMPLES = [{"id": 7, "caption_0": "a b", "caption_1": "b a", "tag": "Object", "secondary_tag": "",
@@ -25,3 +26,11 @@ def test_records_round_trip_scores_and_swaps():
     assert count_without_swap(records) == {PUBLISHED: 1, IMPROVED: 2}
     grid = score_grid(records, "row")
     assert grid.shape == (2, 2, 2) and grid[0, 0, 1] == 1 and grid[1, 1, 0] == 6
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_a_non_finite_score_is_refused_naming_the_example(bad):
+    scores = torch.zeros(2, 2, 2)
+    scores[1, 0, 1] = bad
+    with pytest.raises(NonFiniteScore, match=f"row itm_ratio scored example 9 \\(caption_0, image_1\\) as {bad}"):
+        example_records(EXAMPLES, {"itm": torch.zeros(2, 2, 2), "itm_ratio": scores})

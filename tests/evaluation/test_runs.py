@@ -55,3 +55,31 @@ def test_split_on_oom_halves_until_it_fits():
 
     with pytest.raises(torch.OutOfMemoryError):
         split_on_oom(always, [1, 2, 3])
+
+
+def test_a_corrupt_middle_line_is_named_and_the_rest_kept(tmp_path):
+    log = RunLog(tmp_path, {"seed": 0})
+    log.append([{"id": 0, "x": 1.0}, {"id": 1, "x": 2.0}, {"id": 2, "x": 3.0}])
+    lines = (tmp_path / "examples.jsonl").read_text().splitlines()
+    lines[1] = lines[1][:7] + "#" + lines[1][8:]
+    (tmp_path / "examples.jsonl").write_text("\n".join(lines) + "\n")
+    with pytest.raises(InputError, match="examples.jsonl line 2 is corrupt: delete that line") as e:
+        RunLog(tmp_path, {"seed": 0})
+    assert "\n" not in str(e.value)
+    (tmp_path / "examples.jsonl").write_text("\n".join(lines[:1] + lines[2:]) + "\n")
+    assert sorted(RunLog(tmp_path, {"seed": 0}).records) == [0, 2]
+
+
+def test_changed_content_is_named_by_its_flag(tmp_path):
+    RunLog(tmp_path, {"seed": 0, "fingerprints": {"data": "a", "clm_model": "b", "itm_model": "c"}})
+    with pytest.raises(InputError, match=r"the content of --data changed since that run; the content of "
+                                         r"--itm-model changed since that run\)"):
+        RunLog(tmp_path, {"seed": 0, "fingerprints": {"data": "A", "clm_model": "b", "itm_model": "C"}})
+
+
+def test_output_under_a_file_is_one_line(tmp_path):
+    (tmp_path / "file").write_text("")
+    with pytest.raises(InputError, match="part of that path is a file|is a file, not a folder"):
+        RunLog(tmp_path / "file" / "out", {})
+    with pytest.raises(InputError, match="is a file, not a folder"):
+        RunLog(tmp_path / "file", {})

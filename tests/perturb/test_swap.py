@@ -181,3 +181,29 @@ def test_corrupt_cache_is_a_clear_error(tmp_path):
 def test_unknown_search(mlm):
     with pytest.raises(ValueError):
         find_swaps(*mlm, ["a b"], "best")
+
+
+def test_replaced_weights_in_the_same_folder_search_again(mlm_path, other_mlm_path, tmp_path):
+    import shutil
+
+    folder = tmp_path / "mlm"
+    shutil.copytree(mlm_path, folder)
+    model, tok = load_mlm(str(folder))
+    cache = SwapCache(tmp_path / "swaps.json")
+    first = find_swaps(model, tok, CAPTIONS[:4], PUBLISHED, cache=cache)
+    cache.save()
+    shutil.copy(other_mlm_path / "model.safetensors", folder / "model.safetensors")  # other weights, same path
+    model, tok = load_mlm(str(folder))
+    reloaded = SwapCache(tmp_path / "swaps.json")
+    calls, handle = _counting(model)
+    again = find_swaps(model, tok, CAPTIONS[:4], PUBLISHED, cache=reloaded)
+    handle.remove()
+    assert calls  # searched with the new weights, not read from the old model's entries
+    assert again == find_swaps(model, tok, CAPTIONS[:4], PUBLISHED) and again != first
+
+
+def test_a_checkpoint_that_is_not_a_masked_lm_is_one_line(blip_paths):
+    from common.errors import InputError
+    with pytest.raises(InputError, match="is not a masked LM .*pass one such as distilroberta-base") as e:
+        load_mlm(str(blip_paths["itm"]))
+    assert "\n" not in str(e.value)

@@ -89,3 +89,13 @@ def test_itm_enc_differs_from_cls_only_in_the_first_token(retrieval, images):
     cls_first = retrieval.itm_logits(features, TEXTS, t, i)
     enc_first = retrieval.itm_logits(features, TEXTS, t, i, first_token=retrieval.enc_token_id())
     assert (cls_first - enc_first).abs().max() > 1e-3  # the first token matters to the ITM encoder
+
+
+def test_captions_longer_than_the_model_reads_are_found(retrieval, captioning):
+    limit = captioning.model.config.text_config.max_position_embeddings  # 64 in the fixture
+    fits, too_long = " ".join(["dog"] * (limit - 2)), " ".join(["dog"] * (limit - 1))
+    assert captioning.too_long([fits, too_long, "a cat"]) == [1]
+    assert retrieval.too_long([too_long]) == [0]
+    retrieval_protocol = copy.copy(retrieval)
+    retrieval_protocol.max_text_length = 35  # truncated as BLIP's retrieval protocol does: nothing is too long
+    assert retrieval_protocol.too_long([too_long]) == []

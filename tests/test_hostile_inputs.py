@@ -1,0 +1,158 @@
+"""Hostile inputs and faults, as a user meets them: each ends in a correct result or one line, never in a
+silently wrong result, a traceback or lost work."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from common.files import Lock
+from fixtures import ROOT, draw_image
+from scripts import env, read_records, run
+
+
+def _one_line_error(done, *phrases):
+    assert done.returncode == 2, done.stderr[-2000:]
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: ") and "Traceback" not in done.stderr, done.stderr[-2000:]
+    for phrase in phrases:
+        assert phrase in last, last
+
+
+def test_data_edited_in_place_is_refused(cli, winoground_dir, tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(winoground_dir, data)
+    out = tmp_path / "out"
+    assert run(cli("experiment1", out, "--data", str(data), "--limit", "3")).returncode == 0
+    lines = (data / "examples.jsonl").read_text().splitlines()
+    lines[1] = json.dumps({**json.loads(lines[1]), "caption_0": "the cat chases the dog again"})
+    (data / "examples.jsonl").write_text("\n".join(lines) + "\n")
+    _one_line_error(run(cli("experiment1", out, "--data", str(data), "--limit", "3")),
+                    "the content of --data changed since that run")
+    shutil.copytree(winoground_dir, data, dirs_exist_ok=True)  # the captions back; then only an image replaced
+    time.sleep(0.01)
+    draw_image(9, 1).save(data / "images" / "ex_2_0.png")
+    _one_line_error(run(cli("experiment1", out, "--data", str(data), "--limit", "3")),
+                    "the content of --data changed since that run")
+
+
+def test_a_finished_run_prints_its_tables_without_loading_models(cli, tmp_path):
+    out = tmp_path / "out"
+    first = run(cli("experiment2", out, "--limit", "2"))
+    assert first.returncode == 0, first.stderr
+    again = run(cli("experiment2", out, "--limit", "2"))
+    assert again.returncode == 0 and "printed from its results.json; nothing was recomputed" in again.stdout
+    assert "Loading weights" not in again.stderr and "Loading weights" in first.stderr
+    table = lambda text: text[text.index("| Row |"):text.index("Results in")]  # noqa: E731
+    assert table(again.stdout) == table(first.stdout)
+
+
+def test_a_second_run_on_a_held_folder_is_refused(cli, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    lock = Lock(out / ".lock")  # held by this process, as a running experiment holds it
+    try:
+        _one_line_error(run(cli("experiment1", out, "--limit", "2")), f"another run is writing {out}")
+    finally:
+        lock.release()
+    assert run(cli("experiment1", out, "--limit", "2")).returncode == 0
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_cuda_without_a_gpu_leaves_nothing_behind(cli, tmp_path):
+    out = tmp_path / "out"
+    _one_line_error(run(cli("experiment1", out, "--device", "cuda")), "no CUDA GPU")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("flags,phrase", [(["--seed", "-1"], "--seed must be at least 0"),
+                                          (["--device", "gpu"], "--device gpu is not a torch device")])
+def test_bad_flags_fail_before_any_work(cli, tmp_path, flags, phrase):
+    out = tmp_path / "out"
+    done = run(cli("experiment3", out, *flags))
+    _one_line_error(done, phrase)
+    assert not out.exists() and "Loading weights" not in done.stderr
+
+
+def test_out_that_is_a_file_is_one_line(cli, tmp_path):
+    (tmp_path / "file").write_text("")
+    _one_line_error(run(cli("experiment1", tmp_path / "file")), "is a file, not a folder")
+    _one_line_error(run(cli("experiment1", tmp_path / "file" / "out")), "is a file")
+
+
+def test_ctrl_c_says_what_is_saved_and_the_run_resumes(cli, tmp_path):
+    whole, stopped = tmp_path / "whole", tmp_path / "stopped"
+    flags = ("--batch-size", "1", "--workers", "0")
+    assert run(cli("experiment1", whole, *flags)).returncode == 0
+    proc = subprocess.Popen(cli("experiment1", stopped, *flags), cwd=ROOT, env=env(), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    examples, deadline = stopped / "examples.jsonl", time.time() + 120
+    while time.time() < deadline and not (examples.exists() and examples.read_text().count("\n") >= 2):
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "Traceback" not in stderr, stderr[-2000:]
+    last = stderr.strip().splitlines()[-1]
+    saved = examples.read_text().count("\n")
+    assert last == (f"interrupted: {saved} of 10 examples are saved in {stopped}; run the same command again to "
+                    f"continue from there")
+    assert run(cli("experiment1", stopped, *flags)).returncode == 0
+    assert read_records(stopped) == read_records(whole)
+
+
+def test_summarize_refuses_examples_of_another_run(cli, tmp_path, winoground_dir):
+    out = tmp_path / "out"
+    assert run(cli("experiment1", out, "--limit", "4")).returncode == 0
+    summarize = [sys.executable, str(ROOT / "summarize.py"), str(out)]
+    other = tmp_path / "other"
+    shutil.copytree(winoground_dir, other)
+    lines = (other / "examples.jsonl").read_text().splitlines()
+    lines[0], lines[1] = lines[1], lines[0]  # the same examples in another order: ids 1, 0
+    (other / "examples.jsonl").write_text("\n".join(json.dumps({**json.loads(line), "id": n})
+                                                    for n, line in enumerate(lines)) + "\n")
+    done = run([*summarize, "--data", str(other)])
+    assert done.returncode == 2 and "has other captions for example 0 of examples.jsonl" in done.stdout
+    assert not (out / "examples.html").exists() and (out / "scores.png").exists()
+    records = (out / "examples.jsonl").read_text().splitlines()
+    (out / "examples.jsonl").write_text("\n".join(records[:2]) + "\n")
+    done = run(summarize)
+    assert done.returncode == 2 and "holds 2 examples but results.json counts 4" in done.stdout
+    (out / "examples.jsonl").write_text("\n".join(records) + "\n")
+    results = json.loads((out / "results.json").read_text())
+    del results["methods"]["itm"]["interval95"]
+    (out / "results.json").write_text(json.dumps(results))
+    done = run(summarize)
+    assert done.returncode == 2 and "results.json lacks methods.itm.interval95" in done.stdout
+    assert "Traceback" not in done.stderr
+
+
+def test_two_runs_on_one_fresh_swap_cache_lose_no_entries(cli, tmp_path, blip_paths, mlm_path, winoground_dir):
+    from benchmarks.retrieval import load_retrieval
+    from benchmarks.winoground import load_winoground
+    from fixtures import write_retrieval_data
+
+    swaps = tmp_path / "swaps.json"
+    annotations = write_retrieval_data(tmp_path / "retrieval")["blip"]
+    exp3 = cli("experiment3", tmp_path / "e3")
+    exp3[exp3.index("--swap-cache") + 1] = str(swaps)
+    exp4 = [sys.executable, str(ROOT / "experiment4.py"), "--data", str(annotations), "--itm-model",
+            str(blip_paths["itm"]), "--clm-model", str(blip_paths["clm"]), "--mlm-model", str(mlm_path),
+            "--swap-cache", str(swaps), "--device", "cpu", "--k", "2", "--rows", "itc,itm_ratio,clm_exact_ratio",
+            "--out", str(tmp_path / "e4")]
+    procs = [subprocess.Popen(c, cwd=ROOT, env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+             for c in (exp3, exp4)]
+    for p in procs:
+        _, stderr = p.communicate(timeout=600)
+        assert p.returncode == 0, stderr[-2000:]
+    saved = {(e["search"], e["caption"]) for e in json.loads(swaps.read_text())["swaps"]}
+    data = load_winoground(str(winoground_dir))
+    expected = {(s, ex[f"caption_{c}"]) for ex in data for c in (0, 1) for s in ("published", "improved")}
+    expected |= {(s, c) for c in load_retrieval(str(annotations)).captions for s in ("published", "improved")}
+    assert expected <= saved
