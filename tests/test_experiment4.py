@@ -146,3 +146,18 @@ def test_bad_input_is_one_line(command, tmp_path):
     assert len(done.stderr.strip().splitlines()) == 1 and "no annotation format" in done.stderr
     unknown = run(command(tmp_path / "out2", "--rows", "itc,foo"))
     assert unknown.returncode == 2 and "unknown row(s) foo" in unknown.stderr
+
+
+def test_a_caption_added_to_the_annotations_is_refused(command, annotations, tmp_path):
+    data = tmp_path / "annotations.json"
+    entries = json.loads(annotations.read_text())
+    data.write_text(json.dumps(entries))
+    (tmp_path / "images").symlink_to(annotations.parent / "images")
+    out = tmp_path / "out"
+    assert run(command(out, "--data", str(data), "--rows", "itc")).returncode == 0
+    entries[0]["caption"].append("one more caption")
+    data.write_text(json.dumps(entries))
+    done = run(command(out, "--data", str(data), "--rows", "itc"))
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines()[-1].endswith("(the content of --data changed since that run): pass "
+                                                         "another --out, or delete that folder to start over")
