@@ -1,25 +1,33 @@
-"""Turn experiment result folders into README tables, figures and a browsable page of examples.
+"""Turn experiment result folders into README tables, figures and a browsable page of examples or queries.
 
-For each folder (default: whichever of results/experiment1..3 exist) it prints a table of every row's
-Text / Image / Group with 95% intervals beside the published Image score (reproduced minus published,
-and whether the published score lies in the interval), then one table of all rows that have a
-published score. Next to each results.json it writes scores.png, tags.png and examples.html; the
-examples' images come from the data source recorded in results.json, or from --data.
+For each Winoground folder (default: whichever of results/experiment1..3 exist) it prints a table of every
+row's Text / Image / Group with 95% intervals beside the published Image score (reproduced minus published,
+and whether the published score lies in the interval), then one table of all rows that have a published
+score; next to each results.json it writes scores.png, tags.png and examples.html. For each re-ranking
+folder (experiment 4) it prints the recall table beside BLIP's paper rows and the paired differences,
+then one table of r_mean across those folders; it writes recalls.png and queries.html. Images come from
+the data recorded in results.json, or from --data.
 
     python summarize.py                                   # after running the experiments
     python summarize.py results/experiment2 --latex       # booktabs tables for a paper
     python summarize.py /tmp/tiny/experiment1 --data /tmp/tiny/winoground
+    python summarize.py results/experiment4-flickr results/experiment4-coco
 """
 
 import argparse
 from pathlib import Path
 
+import datasets
+
+from benchmarks.retrieval import load_retrieval, retrieval_fingerprint
 from benchmarks.winoground import load_winoground
 from common.errors import InputError
+from common.images import to_rgb
 from evaluation.cli import main_with_clean_errors
 from summary import figures, tables
 from summary.browser import write_browser
-from summary.results import load_result
+from summary.queries import page_data, thumbnail, write_queries_page
+from summary.results import Result, load_result
 
 DEFAULT_FOLDERS = [Path(f"results/experiment{n}") for n in (1, 2, 3)]
 
@@ -35,12 +43,62 @@ def example_images(data: dict, source: str, records) -> dict:
     return {r["id"]: (data[r["id"]]["image_0"], data[r["id"]]["image_1"]) for r in records}
 
 
+def winoground_folder(result: Result, table, data_flag: str | None) -> list:
+    """Print the folder's table; write its figures and example page. Returns what it wrote."""
+    folder = result.folder
+    heading = f"{result.experiment} ({folder}, {result.results['n_examples']} Winoground examples)"
+    print(f"## {heading}\n\n{table(tables.EXPERIMENT_HEADER, tables.experiment_rows(result), heading)}\n")
+    written = [figures.scores_figure(result.results, folder / "scores.png", heading),
+               figures.tags_figure(result.results, folder / "tags.png", result.experiment)]
+    source = data_flag or result.results["config"]["data"]
+    try:
+        data = {ex["id"]: ex for ex in load_winoground(source, result.results["config"].get("limit"))}
+    except InputError as e:  # the images are elsewhere: the tables and figures still stand
+        print(f"{folder}: no examples.html: {e}")
+        return written
+    images = example_images(data, source, result.records)
+    return [*written, write_browser(folder / "examples.html", heading, result.records, result.results, images)]
+
+
+def retrieval_folder(result: Result, table, data_flag: str | None) -> list:
+    """Print the folder's recall and difference tables; write its figure and query page. Returns what it wrote."""
+    folder, config = result.folder, result.results["config"]
+    counts = result.results["counts"]
+    heading = (f"{result.experiment} ({folder}, {Path(config['data']).name}: {counts['images']} images, "
+               f"{counts['captions']} captions, k = {result.results['k']})")
+    print(f"## {heading}\n\n{table(tables.RECALL_HEADER, tables.recall_rows(result), heading)}\n")
+    differences = tables.difference_rows(result)
+    if differences:
+        caption = f"{heading}: paired differences"
+        print(f"Paired bootstrap differences (95% intervals):\n\n"
+              f"{table(tables.DIFFERENCE_HEADER, differences, caption)}\n")
+    written = [figures.recalls_figure(result.results, folder / "recalls.png", heading)]
+    source = data_flag or config["data"]
+    try:
+        data = load_retrieval(source, config.get("image_root"), config.get("limit"), check=False)
+        if (len(data.images), len(data.captions)) != (counts["images"], counts["captions"]) or (
+                not data_flag and retrieval_fingerprint(data) != config["fingerprints"]["data"]):
+            raise InputError(f"{source} holds other captions or images than the run scored: pass its annotation "
+                             f"file with --data")
+        thumbnails = [thumbnail(to_rgb(row["image"])) for row in data.images.cast_column("image", datasets.Image())]
+    except InputError as e:
+        print(f"{folder}: no queries.html: {e}")
+        return written
+    except OSError as e:  # an image file that cannot be read
+        print(f"{folder}: no queries.html: an image of {source} cannot be read ({e}): pass --data, or put the "
+              f"images where the annotation file says")
+        return written
+    page = page_data(result.records, result.results, data.captions, data.caption_image, data.image_captions,
+                     thumbnails)
+    return [*written, write_queries_page(folder / "queries.html", heading, page)]
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("folders", nargs="*", type=Path, help="result folders (default: results/experiment1..3 that exist)")
     p.add_argument("--latex", action="store_true", help="print booktabs LaTeX tables instead of Markdown")
-    p.add_argument("--data", default=None, help="Winoground source for the example page's images (default: the one "
-                                                 "recorded in results.json)")
+    p.add_argument("--data", default=None, help="data for the page's images: a Winoground source, or a retrieval "
+                                                 "annotation file (default: the one recorded in results.json)")
     args = p.parse_args()
     folders = args.folders or [f for f in DEFAULT_FOLDERS if f.exists()]
     if not folders:
@@ -51,38 +109,23 @@ def main():
     for folder in folders:
         try:
             result = load_result(folder)
+            write = retrieval_folder if result.retrieval else winoground_folder
+            written = write(result, table, args.data)
         except InputError as e:
             print(f"{folder}: {e}\n")
             failed.append(folder)
             continue
         results.append(result)
-        n = result.results["n_examples"]
-        heading = f"{result.experiment} ({folder}, {n} Winoground examples)"
-        print(f"## {heading}\n\n{table(tables.EXPERIMENT_HEADER, tables.experiment_rows(result), heading)}\n")
-
-        written = [figures.scores_figure(result.results, folder / "scores.png", heading),
-                   figures.tags_figure(result.results, folder / "tags.png", result.experiment)]
-        source = args.data or result.results["config"]["data"]
-        try:
-            data = {ex["id"]: ex for ex in load_winoground(source, result.results["config"].get("limit"))}
-        except InputError as e:  # the images are elsewhere: the tables and figures still stand
-            print(f"{folder}: no examples.html: {e}")
-            data = None
-        if data is not None:
-            try:
-                images = example_images(data, source, result.records)
-            except InputError as e:
-                print(f"{folder}: no examples.html: {e}")
-                failed.append(folder)
-            else:
-                written.append(write_browser(folder / "examples.html", heading, result.records, result.results,
-                                             images))
         print("Wrote " + ", ".join(str(w) for w in written) + "\n")
 
-    rows = tables.published_rows(results)
+    rows = tables.published_rows([r for r in results if not r.retrieval])
     if rows:
         heading = "All rows with a published Image score"
         print(f"## {heading}\n\n{table(tables.PUBLISHED_HEADER, rows, heading)}")
+    retrieval = [r for r in results if r.retrieval]
+    if len(retrieval) > 1:
+        heading = "r_mean of every re-ranking row across folders"
+        print(f"## {heading}\n\n{table(*tables.dataset_rows(retrieval), heading)}")
     if failed:
         raise InputError(f"{len(failed)} of {len(folders)} folder(s) could not be summarized: "
                          f"{', '.join(map(str, failed))} (reasons above)")

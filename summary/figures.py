@@ -84,3 +84,41 @@ def tags_figure(results: dict, path: Path, title: str) -> Path:
     fig.savefig(path, bbox_inches="tight")
     plt.close(fig)
     return path
+
+
+RECALL_COLORS = {1: "#4C72B0", 5: "#DD8452", 10: "#55A868"}
+
+
+def recalls_figure(results: dict, path: Path, title: str) -> Path:
+    """Recall@1, 5, 10 per row, text and image retrieval side by side, with 95% interval whiskers; the first
+    stage's row is labelled as such and its R@1 drawn as a dashed line, so each row's gain shows at a glance."""
+    methods = results["methods"]
+    n = len(methods)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 1.2 + 0.7 * n), dpi=110, sharey=True)
+    y = np.arange(n)[::-1]
+    height = 0.26
+    labels = ["\n".join(textwrap.wrap(f"{key}{' (first stage)' if key == 'itc' else ''}: {m['label']}", 38))
+              for key, m in methods.items()]
+    for ax, (prefix, task) in zip(axes, (("txt", "text retrieval (image query)"),
+                                         ("img", "image retrieval (caption query)"))):
+        for j, k in enumerate((1, 5, 10)):
+            column = f"{prefix}_r{k}"
+            values = np.array([m[column] for m in methods.values()])
+            low = np.array([m["interval95"][column][0] for m in methods.values()])
+            high = np.array([m["interval95"][column][1] for m in methods.values()])
+            ax.barh(y + (1 - j) * height, values, height, color=RECALL_COLORS[k], label=f"R@{k}",
+                    xerr=[values - low, high - values], error_kw={"elinewidth": 1, "capsize": 2})
+        if "itc" in methods:
+            ax.axvline(methods["itc"][f"{prefix}_r1"], color=RECALL_COLORS[1], linestyle="--", linewidth=1,
+                       label="first stage R@1")
+        ax.set_xlim(0, 100)
+        ax.set_title(task, fontsize=9)
+        ax.set_xlabel("recall, percent (bars: 95% bootstrap interval)", fontsize=8)
+        ax.grid(axis="x", alpha=0.3)
+    axes[0].set_yticks(y, labels, fontsize=8)
+    axes[1].legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, bbox_inches="tight")
+    plt.close(fig)
+    return path

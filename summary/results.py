@@ -18,7 +18,11 @@ from common.errors import InputError
 class Result:
     folder: Path
     results: dict
-    records: list[dict]
+    records: list[dict]  # examples.jsonl (Winoground) or queries.jsonl (retrieval)
+
+    @property
+    def retrieval(self) -> bool:
+        return self.experiment == "experiment4"
 
     @property
     def experiment(self) -> str:
@@ -36,8 +40,11 @@ def load_result(folder: str | Path) -> Result:
     if not results_file.exists():
         if config_file.exists():
             experiment = json.loads(config_file.read_text()).get("experiment", "the experiment")
-            done = examples_file.read_text().count("\n") if examples_file.exists() else 0
-            raise InputError(f"{folder} holds an unfinished {experiment} run ({done} examples scored, no "
+            if experiment == "experiment4":
+                done = f"{len(list((folder / 'pairs').glob('batch_*.npz')))} image batches of pair scores"
+            else:
+                done = f"{examples_file.read_text().count(chr(10)) if examples_file.exists() else 0} examples scored"
+            raise InputError(f"{folder} holds an unfinished {experiment} run ({done}, no "
                              f"results.json): run `python {experiment}.py --out {folder}` with its other "
                              f"arguments again to finish it")
         raise InputError(f"{folder} has no results.json: run an experiment with `--out {folder}` first, e.g. "
@@ -49,14 +56,13 @@ def load_result(folder: str | Path) -> Result:
         raise InputError(f"cannot read {results_file} ({type(e).__name__}: {e}): run the experiment again with "
                          f"that --out") from None
     if experiment == "experiment4":
-        raise InputError(f"{folder} holds an experiment 4 (retrieval) run, which summarize.py does not read yet: "
-                         f"its tables are in its results.json and printed by `python experiment4.py --out {folder}`")
+        examples_file = folder / "queries.jsonl"
     try:
         records = [json.loads(line) for line in examples_file.read_text().splitlines() if line.strip()]
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise InputError(f"cannot read {examples_file} ({type(e).__name__}): run the experiment again with that "
                          f"--out") from None
-    _check(results, records, folder)
+    (_check_retrieval if experiment == "experiment4" else _check)(results, records, folder)
     return Result(folder, results, records)
 
 
@@ -81,3 +87,27 @@ def _check(results: dict, records: list[dict], folder: Path) -> None:
     if rows:
         raise InputError(f"{folder}/examples.jsonl lacks the scores of row {rows[0]}: the two files are of "
                          f"different runs; {redo}")
+
+
+RETRIEVAL_KEYS = ("config", "k", "counts", "methods", "comparisons", "references")
+
+
+def _check_retrieval(results: dict, queries: list[dict], folder: Path) -> None:
+    """Refuse a queries.jsonl that is not the one results.json was computed from."""
+    redo = f"run experiment4.py again with --out {folder}"
+    missing = [k for k in RETRIEVAL_KEYS if k not in results]
+    if missing:
+        raise InputError(f"{folder}/results.json lacks {', '.join(missing)}: it was not written by this code or was "
+                         f"edited; {redo}")
+    counts, k = results["counts"], results["k"]
+    expected = [("text_retrieval", q) for q in range(counts["images"])] + \
+               [("image_retrieval", q) for q in range(counts["captions"])]
+    if [(q.get("task"), q.get("query")) for q in queries] != expected:
+        raise InputError(f"{folder}/queries.jsonl holds {len(queries)} queries, not the {len(expected)} of "
+                         f"results.json ({counts['images']} images, {counts['captions']} captions): the two files "
+                         f"are of different runs; {redo}")
+    for q in queries:
+        size = min(k, counts["captions"] if q["task"] == "text_retrieval" else counts["images"])
+        if len(q["candidates"]) != size or any(len(q["scores"].get(r, [])) != size for r in results["methods"]):
+            raise InputError(f"{folder}/queries.jsonl: {q['task']} query {q['query']} lacks the candidates or "
+                             f"scores of results.json (k = {k}, rows {', '.join(results['methods'])}); {redo}")

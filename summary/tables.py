@@ -1,13 +1,18 @@
 """Tables from finished results: each experiment's rows beside the published numbers, in Markdown or LaTeX.
 
-`experiment_rows` and `published_rows` turn results (summary/results.py) into table rows, and
-`markdown` / `latex` print them.
+`experiment_rows` and `published_rows` turn Winoground results (summary/results.py) into table rows;
+`recall_rows`, `difference_rows` and `dataset_rows` do the same for re-ranking (experiment 4); `markdown`
+and `latex` print them.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Sequence
 
+import numpy as np
+
+from benchmarks.retrieval import RECALL_COLUMNS
 from benchmarks.winoground import KINDS
 from summary.results import Result
 
@@ -45,6 +50,36 @@ def published_rows(results: Sequence[Result]) -> list[list]:
                 lines.append([result.experiment, row["label"], _score(row["image"], row["interval95"]["image"]),
                               row["published_image"], difference, inside])
     return lines
+
+
+# --- re-ranking (experiment 4) -------------------------------------------------------------------------
+
+RECALL_HEADER = ["Row", *RECALL_COLUMNS, "r_mean"]
+DIFFERENCE_HEADER = ["A minus B", *RECALL_COLUMNS]
+
+
+def recall_rows(result: Result) -> list[list]:
+    """Each row's recalls (score, low, high) and r_mean, then the paper's rows (quoted, never computed)."""
+    lines = [[f"{key}: {row['label']}", *(_score(row[c], row["interval95"][c]) for c in RECALL_COLUMNS),
+              row["r_mean"]] for key, row in result.methods.items()]
+    lines += [[f"*{label}* (reference)", *map(float, values), round(float(np.mean(values)), 2)]
+              for label, values in result.results["references"].items()]
+    return lines
+
+
+def difference_rows(result: Result) -> list[list]:
+    """Paired differences of every compared pair of rows on each recall: (difference, low, high)."""
+    return [[f"{c['a']} minus {c['b']}", *(_score(c[m]["difference"], c[m]["interval95"]) for m in RECALL_COLUMNS)]
+            for c in result.results["comparisons"]]
+
+
+def dataset_rows(results: Sequence[Result]) -> tuple[list[str], list[list]]:
+    """One table across re-ranking folders: rows x datasets, r_mean; a row a folder lacks is '-'."""
+    names = [f"{Path(r.results['config']['data']).name} ({r.folder.name}, k = {r.results['k']})" for r in results]
+    keys = list(dict.fromkeys(key for r in results for key in r.methods))
+    labels = {key: next(r.methods[key]["label"] for r in results if key in r.methods) for key in keys}
+    return ["Row", *names], [[f"{key}: {labels[key]}", *(r.methods[key]["r_mean"] if key in r.methods else None
+                                                           for r in results)] for key in keys]
 
 
 EXPERIMENT_HEADER = ["Row", "Text", "Image", "Group", "Published Image", "Image minus published",

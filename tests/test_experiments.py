@@ -189,7 +189,7 @@ def test_readme_smoke_run_works_as_written(tmp_path):
     readme = (ROOT / "README.md").read_text()
     block = readme.split("## Smoke run without downloads", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
     commands = [line.replace("/tmp/tiny", str(tmp_path)) for line in block.strip().splitlines()]
-    assert len(commands) == 7 and commands[0].startswith("python tests/fixtures.py")
+    assert len(commands) == 8 and commands[0].startswith("python tests/fixtures.py")
     for command in commands:
         done = subprocess.run(command.replace("python ", f"{sys.executable} ", 1), shell=True, cwd=ROOT, env=env(),
                               capture_output=True, text=True, timeout=600)
@@ -203,6 +203,7 @@ def test_readme_smoke_run_works_as_written(tmp_path):
     retrieval = json.loads((tmp_path / "experiment4" / "results.json").read_text())
     assert list(retrieval["methods"]) == ["itc", "itm_blip", "itm", "clm_exact", "clm_exact_ratio"]
     assert retrieval["counts"]["images"] == 8 and (tmp_path / "experiment4" / "queries.jsonl").exists()
+    assert all((tmp_path / "experiment4" / f).exists() for f in ("recalls.png", "queries.html"))
 
 
 def test_help_explains_every_flag():

@@ -152,3 +152,114 @@ def test_unfinished_and_empty_folders_say_what_to_run(cli, tmp_path):
     assert len(lines) == 2
     nothing = _summarize(cwd=tmp_path)  # no folder named and no results/ here
     assert nothing.returncode == 2 and nothing.stderr.strip().startswith("error: no result folders")
+
+
+# --- re-ranking folders (experiment 4) -------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def reranked(blip_paths, mlm_path, tmp_path_factory):
+    """A finished experiment 4 folder on the drawn retrieval set, and its annotation file."""
+    from fixtures import write_retrieval_data
+
+    root = tmp_path_factory.mktemp("reranked")
+    annotations = write_retrieval_data(root / "retrieval")["blip"]
+    out = root / "experiment4"
+    done = subprocess.run([sys.executable, str(ROOT / "experiment4.py"), "--data", str(annotations), "--itm-model",
+                           str(blip_paths["itm"]), "--clm-model", str(blip_paths["clm"]), "--mlm-model", str(mlm_path),
+                           "--swap-cache", str(root / "swaps.json"), "--device", "cpu", "--k", "4",
+                           "--rows", "itc,itm_blip,itm,clm_exact", "--out", str(out)],
+                          cwd=ROOT, env=env(), capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    return out, annotations
+
+
+def _ranked(query, row, higher_is_better):
+    """A row's order of a query's candidates, written out here: by score, ties in first-stage order."""
+    pairs = list(zip(query["scores"][row], range(len(query["candidates"])), query["candidates"]))
+    pairs.sort(key=lambda p: ((-p[0] if higher_is_better else p[0]), p[1]))
+    return [c for _, _, c in pairs]
+
+
+def test_retrieval_tables_figure_and_queries_page(reranked, tmp_path):
+    out, annotations = reranked
+    other = tmp_path / "experiment4-again"  # a second folder: the table across folders
+    shutil.copytree(out, other)
+    done = _summarize(out, other)
+    assert done.returncode == 0, done.stderr
+    results = json.loads((out / "results.json").read_text())
+    section = done.stdout.split(f"## experiment4 ({out}")[1].split("## ")[0]
+    columns = ["txt_r1", "txt_r5", "txt_r10", "img_r1", "img_r5", "img_r10"]
+    for key, row in results["methods"].items():
+        cells = table_row(section, f"{key}: {row['label']}")
+        assert cells[1:7] == [f"{row[c]:.2f} [{row['interval95'][c][0]:.2f}, {row['interval95'][c][1]:.2f}]"
+                              for c in columns] and cells[7] == f"{row['r_mean']:.2f}"
+    for c in results["comparisons"]:
+        cells = table_row(section, f"{c['a']} minus {c['b']}")
+        assert cells[1:] == [f"{c[m]['difference']:.2f} [{c[m]['interval95'][0]:.2f}, {c[m]['interval95'][1]:.2f}]"
+                             for m in columns]
+    assert table_row(section, "*BLIP ViT-L, COCO 5K fine-tuned (paper, Table 5)* (reference)")[1] == "82.40"
+    across = done.stdout.split("## r_mean of every re-ranking row across folders")[1]
+    assert table_row(across, "itm: ITM match logit ([CLS] first, as published)")[1:] == [
+        f"{results['methods']['itm']['r_mean']:.2f}"] * 2
+    with Image.open(out / "recalls.png") as image:
+        assert image.size[0] >= 800 and np.asarray(image.convert("L")).std() > 10
+
+    page = Page()
+    page.feed((out / "queries.html").read_text())
+    page.close()
+    assert page.open == []  # every tag closed in order
+    data = json.loads(page.scripts["data"])
+    queries = [json.loads(line) for line in (out / "queries.jsonl").read_text().splitlines()]
+    ids = [q["id"] for q in data["queries"]]
+    assert len(ids) == len(set(ids)) == len(queries) == 8 + 19
+    for src in data["thumbnails"]:
+        Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1]))).load()
+    # Every filter recomputed from queries.jsonl and the annotation file.
+    entries = json.loads(annotations.read_text())
+    image_of = [i for i, e in enumerate(entries) for _ in e["caption"]]
+    truth = {("t", q): {c for c, i in enumerate(image_of) if i == q} for q in range(8)}
+    truth |= {("i", q): {image_of[q]} for q in range(19)}
+    methods = results["methods"]
+
+    def key(q):
+        return ("t" if q["task"] == "text_retrieval" else "i", q["query"])
+
+    def rank(order, q):
+        return next((n for n, c in enumerate(order) if c in truth[key(q)]), None)
+
+    expected = {}
+    for c in results["comparisons"]:
+        for a, b in ((c["a"], c["b"]), (c["b"], c["a"])):
+            for task, name in (("text_retrieval", "text retrieval"), ("image_retrieval", "image retrieval")):
+                expected[f"{a} right, {b} wrong at R@1 ({name})"] = [
+                    "".join(map(str, key(q))) for q in queries if q["task"] == task
+                    and _ranked(q, a, methods[a]["higher_is_better"])[0] in truth[key(q)]
+                    and _ranked(q, b, methods[b]["higher_is_better"])[0] not in truth[key(q)]]
+    for row in methods:
+        for task, name in (("text_retrieval", "text retrieval"), ("image_retrieval", "image retrieval")):
+            shifts = [(q, rank(q["candidates"], q), rank(_ranked(q, row, methods[row]["higher_is_better"]), q))
+                      for q in queries if q["task"] == task]
+            if row != "itc":
+                expected[f"{row} moved the ground truth up ({name})"] = [
+                    "".join(map(str, key(q))) for q, before, after in shifts if before is not None and after < before]
+                expected[f"{row} moved the ground truth down ({name})"] = [
+                    "".join(map(str, key(q))) for q, before, after in shifts if before is not None and after > before]
+    assert data["filters"] == expected
+    assert any(data["filters"].values())  # the tiny models do move some ground truths
+
+
+def test_retrieval_folders_that_do_not_fit_are_refused(reranked, tmp_path):
+    out, _ = reranked
+    unfinished = tmp_path / "unfinished"
+    shutil.copytree(out, unfinished)
+    (unfinished / "results.json").unlink()
+    done = _summarize(unfinished)
+    assert done.returncode == 2 and "unfinished experiment4 run (1 image batches of pair scores, no results.json): " \
+        f"run `python experiment4.py --out {unfinished}`" in done.stdout
+    mismatched = tmp_path / "mismatched"
+    shutil.copytree(out, mismatched)
+    lines = (mismatched / "queries.jsonl").read_text().splitlines()
+    (mismatched / "queries.jsonl").write_text("\n".join(lines[:-1]) + "\n")
+    done = _summarize(mismatched)
+    assert done.returncode == 2 and "queries.jsonl holds 26 queries, not the 27 of results.json" in done.stdout
+    assert "Traceback" not in done.stderr
