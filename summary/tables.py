@@ -62,7 +62,7 @@ def recall_rows(result: Result) -> list[list]:
     """Each row's recalls (score, low, high) and r_mean, then the paper's rows (quoted, never computed)."""
     lines = [[f"{key}: {row['label']}", *(_score(row[c], row["interval95"][c]) for c in RECALL_COLUMNS),
               row["r_mean"]] for key, row in result.methods.items()]
-    lines += [[f"*{label}* (reference)", *map(float, values), round(float(np.mean(values)), 2)]
+    lines += [[f"{label} (reference)", *map(float, values), round(float(np.mean(values)), 2)]
               for label, values in result.results["references"].items()]
     return lines
 

@@ -197,7 +197,7 @@ def test_retrieval_tables_figure_and_queries_page(reranked, tmp_path):
         cells = table_row(section, f"{c['a']} minus {c['b']}")
         assert cells[1:] == [f"{c[m]['difference']:.2f} [{c[m]['interval95'][0]:.2f}, {c[m]['interval95'][1]:.2f}]"
                              for m in columns]
-    assert table_row(section, "*BLIP ViT-L, COCO 5K fine-tuned (paper, Table 5)* (reference)")[1] == "82.40"
+    assert table_row(section, "BLIP ViT-L, COCO 5K fine-tuned (paper, Table 5) (reference)")[1] == "82.40"
     across = done.stdout.split("## r_mean of every re-ranking row across folders")[1]
     assert table_row(across, "itm: ITM match logit ([CLS] first, as published)")[1:] == [
         f"{results['methods']['itm']['r_mean']:.2f}"] * 2
