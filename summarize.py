@@ -22,11 +22,11 @@ import datasets
 from benchmarks.retrieval import load_retrieval, retrieval_fingerprint
 from benchmarks.winoground import load_winoground
 from common.errors import InputError
-from common.images import to_rgb
+from common.images import thumbnail
 from evaluation.cli import main_with_clean_errors
 from summary import figures, tables
 from summary.browser import write_browser
-from summary.queries import page_data, thumbnail, write_queries_page
+from summary.queries import page_data, write_queries_page
 from summary.results import Result, load_result
 
 DEFAULT_FOLDERS = [Path(f"results/experiment{n}") for n in (1, 2, 3)]
@@ -80,7 +80,7 @@ def retrieval_folder(result: Result, table, data_flag: str | None) -> list:
                 not data_flag and retrieval_fingerprint(data) != config["fingerprints"]["data"]):
             raise InputError(f"{source} holds other captions or images than the run scored: pass its annotation "
                              f"file with --data")
-        thumbnails = [thumbnail(to_rgb(row["image"])) for row in data.images.cast_column("image", datasets.Image())]
+        thumbnails = [thumbnail(row["image"], 72, 75) for row in data.images.cast_column("image", datasets.Image())]
     except InputError as e:
         print(f"{folder}: no queries.html: {e}")
         return written

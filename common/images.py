@@ -1,6 +1,10 @@
-"""Decoded images converted to RGB the way an image viewer shows them, whatever their Pillow mode."""
+"""Decoded images converted to RGB the way an image viewer shows them, whatever their Pillow mode, and
+small embeddable thumbnails of them."""
 
 from __future__ import annotations
+
+import base64
+import io
 
 import numpy as np
 import PIL.Image
@@ -26,3 +30,12 @@ def to_rgb(image: PIL.Image.Image) -> PIL.Image.Image:
         gray = np.clip(np.rint(values), 0, 255).astype(np.uint8)
         return PIL.Image.fromarray(np.stack([gray] * 3, axis=-1), "RGB")
     return image.convert("RGB")
+
+
+def thumbnail(image: PIL.Image.Image, size: int, quality: int) -> str:
+    """A data: URL of a small JPEG of the image, for pages that embed their images."""
+    small = to_rgb(image).copy()
+    small.thumbnail((size, size))
+    buffer = io.BytesIO()
+    small.save(buffer, format="JPEG", quality=quality)
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")

@@ -22,8 +22,8 @@ import torch
 from PIL import Image
 
 from benchmarks.images import too_large
-from common.images import to_rgb
 from common.errors import InputError
+from common.images import to_rgb
 
 
 def default_workers() -> int:

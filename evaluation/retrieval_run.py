@@ -18,8 +18,13 @@ from typing import Sequence
 import torch
 from tqdm import tqdm
 
-from benchmarks.retrieval import (RECALL_KS, check_retrieval_images, first_stage_order, load_retrieval,
-                                  retrieval_fingerprint)
+from benchmarks.retrieval import (
+    RECALL_KS,
+    check_retrieval_images,
+    first_stage_order,
+    load_retrieval,
+    retrieval_fingerprint,
+)
 from common.fingerprints import checkpoint_fingerprint
 from evaluation.cli import Interrupted, run_config, validate
 from evaluation.first_stage import SIMILARITY, candidate_pairs, first_stage, image_ranges
@@ -88,10 +93,11 @@ class RetrievalRun:
         try:
             return self._rerank()
         except KeyboardInterrupt:
-            done = sum(self.store.done(b) for b in range(len(image_ranges(len(self.data.images),
-                                                                          self.args.batch_size))))
-            raise Interrupted(f"T' found so far are in {self.args.swap_cache} and {done} image batch(es) of pair scores "
-                              f"in {self.store.folder}; run the same command again to continue from there") from None
+            batches = range(len(image_ranges(len(self.data.images), self.args.batch_size)))
+            done = sum(self.store.done(b) for b in batches)
+            raise Interrupted(f"T' found so far are in {self.args.swap_cache} and {done} of {len(batches)} image "
+                              f"batches of pair scores in {self.store.folder}; run the same command again to continue "
+                              f"from there") from None
 
     def _rerank(self) -> Evaluation:
         args, data, terms, rows = self.args, self.data, self.terms, self.rows

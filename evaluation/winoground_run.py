@@ -25,8 +25,7 @@ import torch
 from tqdm import tqdm
 
 from benchmarks.reference import Reference
-from benchmarks.winoground import (PUBLISHED_FAMILIES, check_winoground_images, load_winoground,
-                                   winoground_fingerprint)
+from benchmarks.winoground import PUBLISHED_FAMILIES, check_winoground_images, load_winoground, winoground_fingerprint
 from common.errors import InputError
 from common.fingerprints import checkpoint_fingerprint
 from evaluation.batches import Batch, preprocess_key, winoground_batches

@@ -23,9 +23,9 @@ from typing import Any, ClassVar, Sequence
 import torch
 from PIL import Image
 
-from scoring.batching import all_pairs
-from common.images import to_rgb
 from common.errors import InputError, first_line
+from common.images import to_rgb
+from scoring.batching import all_pairs
 
 
 @dataclass

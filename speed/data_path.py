@@ -29,9 +29,10 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from evaluation.batches import default_workers, winoground_batches  # noqa: E402
-from benchmarks.winoground import load_winoground  # noqa: E402
 from timing import fastest_rounds  # noqa: E402
+
+from benchmarks.winoground import load_winoground  # noqa: E402
+from evaluation.batches import default_workers, winoground_batches  # noqa: E402
 
 
 def photo_like(rng: np.random.Generator) -> Image.Image:

@@ -27,8 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from throughput import WORDS, build_models, synthetic_examples  # noqa: E402
 from timing import fastest_rounds  # noqa: E402
 
-from scoring.blip import BlipCaptioningScorer, BlipRetrievalScorer  # noqa: E402
 from scoring.batching import DTYPES  # noqa: E402
+from scoring.blip import BlipCaptioningScorer, BlipRetrievalScorer  # noqa: E402
 
 
 def texts_for(n: int, seed: int = 0) -> list[str]:

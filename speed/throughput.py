@@ -32,10 +32,11 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from perturb.swap import IMPROVED, PUBLISHED, SwapCache, find_swaps, swapped_or_same  # noqa: E402
-from scoring.blip import BlipCaptioningScorer, BlipRetrievalScorer  # noqa: E402
-from scoring.batching import DTYPES, grid_pairs, grid_texts  # noqa: E402
 from timing import fastest_rounds, timed  # noqa: E402
+
+from perturb.swap import IMPROVED, PUBLISHED, SwapCache, find_swaps, swapped_or_same  # noqa: E402
+from scoring.batching import DTYPES, grid_pairs, grid_texts  # noqa: E402
+from scoring.blip import BlipCaptioningScorer, BlipRetrievalScorer  # noqa: E402
 
 WORDS = ("a the dog cat person tree house sky grass cup plate red blue green small big left right of on "
          "under above next to with and is more than two one chases holds sits stands").split()
@@ -59,9 +60,17 @@ def synthetic_examples(n: int, seed: int = 0) -> list[dict]:
 def build_models(folder: Path, device, dtype):
     """Random BLIP-large-shaped captioning and retrieval models and a DistilRoBERTa-shaped MLM."""
     from tokenizers import ByteLevelBPETokenizer
-    from transformers import (BertTokenizer, BlipConfig, BlipForConditionalGeneration, BlipForImageTextRetrieval,
-                              BlipImageProcessorPil, BlipProcessor, RobertaConfig, RobertaForMaskedLM,
-                              RobertaTokenizerFast)
+    from transformers import (
+        BertTokenizer,
+        BlipConfig,
+        BlipForConditionalGeneration,
+        BlipForImageTextRetrieval,
+        BlipImageProcessorPil,
+        BlipProcessor,
+        RobertaConfig,
+        RobertaForMaskedLM,
+        RobertaTokenizerFast,
+    )
 
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS]
     vocab += [f"filler{k}" for k in range(30522 - len(vocab))] + ["[DEC]", "[ENC]"]

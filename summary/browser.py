@@ -10,9 +10,7 @@ here (`filter_sets`) and embedded as JSON, which the page's script only reads.
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import json
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -22,6 +20,7 @@ from PIL import Image
 
 from benchmarks.winoground import KINDS, correct
 from common.files import write_text
+from common.images import thumbnail
 from evaluation.records import SWAP_NAMES, score_grid, swaps_of
 
 
@@ -41,15 +40,6 @@ def filter_sets(records: Sequence[dict], results: dict) -> dict[str, list[int]]:
                 chosen = flags[a][kind] & ~flags[b][kind]
                 sets[f"{a} right, {b} wrong ({kind})"] = ids[chosen].tolist()
     return sets
-
-
-def thumbnail(image: Image.Image, size: int = 160) -> str:
-    """A data: URL of a small JPEG of the image."""
-    small = image.convert("RGB")
-    small.thumbnail((size, size))
-    buffer = io.BytesIO()
-    small.save(buffer, format="JPEG", quality=80)
-    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 def _scores_table(record: dict, methods: Mapping[str, dict], flags: Mapping[str, dict], n: int) -> str:
@@ -83,7 +73,7 @@ def example_card(record: dict, images: Sequence[Image.Image], methods: Mapping[s
             shown = html.escape(swap) if swap is not None else "<i>none (T' = T)</i>"
             lines.append(f"<div class='swap'>{SWAP_NAMES[search]}: {shown}</div>")
         captions.append("".join(lines))
-    pictures = "".join(f"<figure><img src='{thumbnail(im)}' alt='image {i} of example {record['id']}'>"
+    pictures = "".join(f"<figure><img src='{thumbnail(im, 160, 80)}' alt='image {i} of example {record['id']}'>"
                        f"<figcaption>i{i}</figcaption></figure>" for i, im in enumerate(images))
     tags = html.escape(", ".join(t for t in (record.get("tag"), record.get("secondary_tag")) if t))
     return (f"<section class='example' data-id='{record['id']}'><h2>Example {record['id']} "

@@ -13,15 +13,12 @@ computed here (`filter_sets`) and the script only reads them. A filter can be li
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import json
 from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
-from PIL import Image
 
 from common.files import write_text
 
@@ -89,15 +86,6 @@ def filter_sets(queries: Sequence[Mapping], results: Mapping, caption_image: Seq
     return sets
 
 
-def thumbnail(image: Image.Image, size: int = 72) -> str:
-    """A data: URL of a small JPEG of the image."""
-    small = image.convert("RGB")
-    small.thumbnail((size, size))
-    buffer = io.BytesIO()
-    small.save(buffer, format="JPEG", quality=75)
-    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
 def page_data(queries: Sequence[Mapping], results: Mapping, captions: Sequence[str], caption_image: Sequence[int],
               image_captions: Sequence[Sequence[int]], thumbnails: Sequence[str]) -> dict:
     """What the page's script renders, as JSON: queries with their top candidates per ordering, once each."""
@@ -145,7 +133,8 @@ function candidate(q, id) {
   if (q.task === 'text_retrieval') { el.textContent = data.captions[id]; }
   else { const img = document.createElement('img'); img.src = data.thumbnails[id]; img.alt = 'image ' + id;
          el.appendChild(img); }
-  el.title = (q.task === 'text_retrieval' ? 'caption ' : 'image ') + id + (q.truth.includes(id) ? ' (ground truth)' : '');
+  el.title = (q.task === 'text_retrieval' ? 'caption ' : 'image ') + id +
+             (q.truth.includes(id) ? ' (ground truth)' : '');
   return el;
 }
 function render() {

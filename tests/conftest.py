@@ -12,7 +12,6 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import sys
 
 import pytest
-
 from fixtures import ROOT, build_blip, build_blip2_captioning, build_clip, build_roberta, write_winoground_folder
 
 

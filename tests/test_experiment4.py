@@ -11,11 +11,11 @@ import time
 import numpy as np
 import pytest
 import torch
+from fixtures import ROOT, write_retrieval_data
+from scripts import env, run
 from transformers import BlipForConditionalGeneration, BlipForImageTextRetrieval, BlipProcessor
 
 from benchmarks.retrieval import load_retrieval
-from fixtures import ROOT, write_retrieval_data
-from scripts import env, run
 
 K = 3
 ROWS = "itc,itm_blip,itm,clm_exact,contrastive_ratio"

@@ -10,10 +10,10 @@ import time
 
 import pytest
 import torch
-from transformers import BlipForConditionalGeneration, BlipForImageTextRetrieval, BlipProcessor
-
 from fixtures import ROOT
 from scripts import env, read_records, run, table_row, winoground
+from transformers import BlipForConditionalGeneration, BlipForImageTextRetrieval, BlipProcessor
+
 from benchmarks.winoground import load_winoground
 
 METHOD_DIRECTIONS = {
@@ -94,8 +94,8 @@ def test_experiment3_ratios_use_the_recorded_swaps(cli, tmp_path, blip_paths, wi
     pixels = processor(images=ex["image_0"], return_tensors="pt").pixel_values
     ids = processor.tokenizer(r["swap_0"], return_tensors="pt").input_ids[:, :-1]  # [CLS] tokens, [SEP] dropped
     cfg = model.config.text_config
-    exact = torch.tensor([[cfg.bos_token_id, *processor.tokenizer(r["swap_exact_0"], add_special_tokens=False).input_ids,
-                           cfg.sep_token_id]])
+    swap_ids = processor.tokenizer(r["swap_exact_0"], add_special_tokens=False).input_ids
+    exact = torch.tensor([[cfg.bos_token_id, *swap_ids, cfg.sep_token_id]])
     with torch.no_grad():
         model.text_decoder.label_smoothing = 0.1  # what the published loss used
         loss_swap = model(pixel_values=pixels, input_ids=ids, labels=ids).loss

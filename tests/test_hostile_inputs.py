@@ -12,10 +12,10 @@ import time
 
 import pytest
 import torch
-
-from common.files import Lock
 from fixtures import ROOT, draw_image
 from scripts import env, read_records, run
+
+from common.files import Lock
 
 
 def _one_line_error(done, *phrases):
@@ -134,9 +134,10 @@ def test_summarize_refuses_examples_of_another_run(cli, tmp_path, winoground_dir
 
 
 def test_two_runs_on_one_fresh_swap_cache_lose_no_entries(cli, tmp_path, blip_paths, mlm_path, winoground_dir):
+    from fixtures import write_retrieval_data
+
     from benchmarks.retrieval import load_retrieval
     from benchmarks.winoground import load_winoground
-    from fixtures import write_retrieval_data
 
     swaps = tmp_path / "swaps.json"
     annotations = write_retrieval_data(tmp_path / "retrieval")["blip"]

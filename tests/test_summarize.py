@@ -12,9 +12,8 @@ from html.parser import HTMLParser
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from fixtures import ROOT
+from PIL import Image
 from scripts import env, read_records, table_row, winoground
 
 
@@ -263,3 +262,19 @@ def test_retrieval_folders_that_do_not_fit_are_refused(reranked, tmp_path):
     done = _summarize(mismatched)
     assert done.returncode == 2 and "queries.jsonl holds 26 queries, not the 27 of results.json" in done.stdout
     assert "Traceback" not in done.stderr
+
+
+def test_retrieval_images_that_cannot_be_read_still_give_tables_and_figure(reranked, tmp_path):
+    out, annotations = reranked
+    folder = tmp_path / "experiment4"
+    shutil.copytree(out, folder)
+    for name in ("recalls.png", "queries.html"):
+        (folder / name).unlink(missing_ok=True)
+    moved = tmp_path / "elsewhere.json"  # the same annotations, but no images beside them
+    shutil.copy(annotations, moved)
+    done = _summarize(folder, "--data", moved)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    errors = [line for line in done.stdout.splitlines() if "no queries.html" in line]
+    assert len(errors) == 1 and "cannot be read" in errors[0]
+    assert (folder / "recalls.png").exists() and not (folder / "queries.html").exists()
+    assert "| itm: ITM match logit" in done.stdout

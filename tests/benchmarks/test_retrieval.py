@@ -7,9 +7,9 @@ import json
 import datasets
 import numpy as np
 import pytest
+from fixtures import write_retrieval_data
 
 from benchmarks.retrieval import first_stage_order, hits, load_retrieval, pre_caption, recalls, reranked
-from fixtures import write_retrieval_data
 from common.errors import InputError
 
 

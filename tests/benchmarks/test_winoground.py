@@ -12,12 +12,12 @@ from pathlib import Path
 import datasets
 import numpy as np
 import pytest
+from fixtures import CAPTION_PAIRS, draw_image, write_winoground_folder
 from PIL import Image
 
 from benchmarks.hub import HuggingFaceHub
 from benchmarks.winoground import COLUMNS, correct, example_groups, load_winoground, percentages
 from common.errors import InputError
-from fixtures import CAPTION_PAIRS, draw_image, write_winoground_folder
 
 REPO = "facebook/winoground"
 # The hub's parquet files declare plain Image features (no mode): the loader converts to RGB itself.

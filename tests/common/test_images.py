@@ -51,7 +51,8 @@ def test_eight_bit_modes():
         "1": _gray(np.where(luma >= 128, 255, 0)),
     }
     for mode, expected in cases.items():
-        image = rgb.convert(mode) if mode != "1" else rgb.convert("L").point(lambda v: 255 if v >= 128 else 0).convert("1")
+        binary = rgb.convert("L").point(lambda v: 255 if v >= 128 else 0).convert("1")
+        image = rgb.convert(mode) if mode != "1" else binary
         assert np.array_equal(np.asarray(to_rgb(image)), expected), mode
     palette = rgb.convert("P", palette=PIL.Image.Palette.ADAPTIVE, colors=4)
     lookup = np.array(palette.getpalette()[:12], dtype=np.uint8).reshape(-1, 3)

@@ -11,14 +11,14 @@ import datasets
 import PIL.ImageFile
 import pytest
 import torch
+from fixtures import draw_image, write_winoground_folder
 from PIL import Image
+from scripts import read_records, run
 
 import scoring
-from evaluation.batches import Batch, winoground_batches
 from benchmarks.winoground import COLUMNS, load_winoground
-from fixtures import draw_image, write_winoground_folder
 from common.errors import InputError
-from scripts import read_records, run
+from evaluation.batches import Batch, winoground_batches
 
 
 @pytest.fixture(scope="module")

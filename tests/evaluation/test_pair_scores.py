@@ -21,9 +21,9 @@ def test_a_truncated_batch_file_is_scored_again(tmp_path):
 
 def test_a_truncated_first_stage_file_is_encoded_again(tmp_path, clip_path):
     import datasets
+    from fixtures import draw_image
 
     import scoring
-    from fixtures import draw_image
 
     for k in range(3):
         draw_image(k, 0).save(tmp_path / f"{k}.png")

@@ -7,10 +7,20 @@ import json
 import numpy as np
 import pytest
 import torch
-
 from fixtures import CAPTION_PAIRS
-from perturb.swap import (IMPROVED, PUBLISHED, SwapCache, find_swaps, improved_swaps, load_mlm,
-                          published_swaps, swap_candidates, swap_words, word_swap_candidates)
+
+from perturb.swap import (
+    IMPROVED,
+    PUBLISHED,
+    SwapCache,
+    find_swaps,
+    improved_swaps,
+    load_mlm,
+    published_swaps,
+    swap_candidates,
+    swap_words,
+    word_swap_candidates,
+)
 
 CAPTIONS = [c for pair in CAPTION_PAIRS for c in pair]
 # More than 1000 ordered pairs of differing tokens, so the seeded sampling path runs.

@@ -6,10 +6,10 @@ import copy
 
 import pytest
 import torch
+from fixtures import draw_image
 
 import scoring
 from common.errors import InputError
-from fixtures import draw_image
 from scoring.batching import grid_pairs
 
 TOL = dict(rtol=1e-5, atol=1e-5)

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import pytest
 import torch
+from fixtures import TINY_CHECKPOINTS, draw_image
 
 import scoring
-from fixtures import TINY_CHECKPOINTS, draw_image
-from scoring.batching import all_pairs
 from common.errors import InputError
+from scoring.batching import all_pairs
 
 TOL = dict(rtol=1e-5, atol=1e-5)
 TEXTS = ["a red circle left of a blue square", "the dog chases the cat",
