@@ -1,15 +1,55 @@
-"""Benchmarks: one module per benchmark, holding its loader, its metric and the rows it quotes.
+"""Benchmarks: one module per benchmark, holding its loader, its metric and the rows it quotes; the registry.
 
-    from benchmarks import BENCHMARKS
-    data = BENCHMARKS["winoground"].load_winoground("facebook/winoground")
+    from benchmarks import GRIDS
+    sugarcrepe = GRIDS["sugarcrepe"]
+    data = sugarcrepe.load("path/to/sugar-crepe/data", "path/to/val2017")   # a grid per example
+    sugarcrepe.metrics(scores, higher_is_better, {"category": data["category"]})
 
-Loaders read each benchmark's official release format from the hub or a local copy, check every image
-file before any model work, and raise `common.errors.InputError` with one line for anything a user can
-fix. To add a benchmark, write one module and add it to `BENCHMARKS`.
+Loaders read each benchmark's official release format from a local copy (Winoground and the retrieval
+sets also from the hub), check captions and ids, and raise `common.errors.InputError` with one line for
+anything a user can fix. Every example is a grid of m images x n captions (benchmarks/grids.py). To add a
+benchmark, write one module and add one line to `GRIDS`. (Experiments 1-3 run on Winoground; running them
+on the other grids is the next step of this work.)
 """
 
-from benchmarks import retrieval, winoground
+from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import partial
+from typing import Callable
+
+from benchmarks import aro, colorswap, eqben, mmvp, naturalbench, retrieval, sugarcrepe, whatsup, winoground
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A benchmark whose examples are grids of `shape` = (images, captions) each."""
+    name: str
+    shape: tuple[int, int]
+    load: Callable  # (source, image_root, limit) -> datasets.Dataset in the layout of benchmarks/grids.py
+    metrics: Callable  # (scores (N, captions, images), higher_is_better, fields) -> {metric: percent}
+    primary: str  # the metric the benchmark is known by
+    fields: tuple[str, ...] = ()  # the grouping fields each example carries
+    references: dict | None = None  # rows quoted from the literature: {label: {metric: value}}
+
+
+GRIDS = {g.name: g for g in [
+    Grid("sugarcrepe", sugarcrepe.SHAPE, sugarcrepe.load, sugarcrepe.metrics, sugarcrepe.PRIMARY, sugarcrepe.FIELDS,
+         sugarcrepe.REFERENCES),
+    Grid("aro-vg-relation", aro.SHAPE, partial(aro.load, "relation"), partial(aro.metrics, "relation"), aro.PRIMARY,
+         aro.FIELDS["relation"], {k: {"macro_accuracy": v} for k, v in aro.REFERENCES["relation"].items()}),
+    Grid("aro-vg-attribution", aro.SHAPE, partial(aro.load, "attribution"), partial(aro.metrics, "attribution"),
+         aro.PRIMARY, aro.FIELDS["attribution"],
+         {k: {"macro_accuracy": v} for k, v in aro.REFERENCES["attribution"].items()}),
+    Grid("whatsup-a", whatsup.SHAPE, partial(whatsup.load, "a"), partial(whatsup.metrics, "a"), whatsup.PRIMARY,
+         whatsup.FIELDS),
+    Grid("whatsup-b", whatsup.SHAPE, partial(whatsup.load, "b"), partial(whatsup.metrics, "b"), whatsup.PRIMARY,
+         whatsup.FIELDS),
+    Grid("mmvp-vlm", mmvp.SHAPE, mmvp.load, mmvp.metrics, mmvp.PRIMARY, mmvp.FIELDS, mmvp.REFERENCES),
+    Grid("colorswap", colorswap.SHAPE, colorswap.load, colorswap.metrics, colorswap.PRIMARY),
+    Grid("eqben-mini", eqben.SHAPE, eqben.load, eqben.metrics, eqben.PRIMARY, (), eqben.REFERENCES),
+    Grid("naturalbench-retrieval", naturalbench.SHAPE, naturalbench.load, naturalbench.metrics, naturalbench.PRIMARY),
+]}
 BENCHMARKS = {"winoground": winoground, "retrieval": retrieval}
 
-__all__ = ["BENCHMARKS"]
+__all__ = ["BENCHMARKS", "GRIDS", "Grid"]

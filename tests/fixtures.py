@@ -90,6 +90,86 @@ def write_retrieval_data(folder: Path, n_images: int = 8) -> dict[str, Path]:
     return {"blip": folder / "blip_test.json", "karpathy": folder / "karpathy.json"}
 
 
+def write_compositional_data(root: Path) -> dict[str, Path]:
+    """Small copies of the compositionality benchmarks in their official file layouts, with drawn images.
+
+    Returns each benchmark's --data path (and `sugarcrepe_images`, its --image-root).
+    """
+    root = Path(root)
+    paths = {}
+    coco = root / "val2017"
+    coco.mkdir(parents=True, exist_ok=True)
+    for k in range(3):
+        draw_image(k, 0).convert("RGB").save(coco / f"00000000{k}.jpg")
+    sugar = root / "sugarcrepe" / "data"
+    sugar.mkdir(parents=True, exist_ok=True)
+    for n, category in enumerate(("add_att", "add_obj", "replace_att", "replace_obj", "replace_rel", "swap_att",
+                                  "swap_obj")):
+        pair = CAPTION_PAIRS[n % len(CAPTION_PAIRS)]
+        entries = {str(10 * n + j): {"filename": f"00000000{(n + j) % 3}.jpg", "caption": pair[j % 2],
+                                     "negative_caption": pair[1 - j % 2]} for j in range(2)}
+        (sugar / f"{category}.json").write_text(json.dumps(entries))
+    paths |= {"sugarcrepe": sugar, "sugarcrepe_images": coco}
+
+    aro = root / "aro"
+    (aro / "images").mkdir(parents=True, exist_ok=True)
+    for k in range(2):
+        draw_image(k + 5, 1).convert("RGB").save(aro / "images" / f"{k}.jpg")
+    box = {"bbox_x": 2, "bbox_y": 3, "bbox_w": 30, "bbox_h": 20}
+    relation = [{"image_path": f"{k % 2}.jpg", **box, "true_caption": f"the dog is {rel} the cat",
+                 "false_caption": f"the cat is {rel} the dog", "relation_name": rel}
+                for k, rel in enumerate(["on", "on", "next to", "behind"])]
+    attribution = [{"image_path": f"{k % 2}.jpg", **box, "true_caption": "the red circle and the blue square",
+                    "false_caption": "the blue circle and the red square", "attributes": ["red", "blue"]}
+                   for k in range(3)]
+    (aro / "visual_genome_relation.json").write_text(json.dumps(relation))
+    (aro / "visual_genome_attribution.json").write_text(json.dumps(attribution))
+    paths["aro"] = aro
+
+    whatsup = root / "whatsup"
+    (whatsup / "data" / "controlled_images").mkdir(parents=True, exist_ok=True)
+    entries = []
+    for a, b in (("mug", "plate"), ("cup", "bowl")):
+        for slot in ("left_of", "right_of", "on", "under"):
+            name = f"{a}_{slot}_{b}.jpeg"
+            draw_image(len(entries), 0).convert("RGB").save(whatsup / "data" / "controlled_images" / name)
+            word = slot.split("_")[0]
+            others = [w for w in ("left of", "right of", "on", "under") if w.split()[0] != word]
+            entries.append({"image_path": f"data/controlled_images/{name}",
+                            "caption_options": [f"a {a} {slot.replace('_', ' ')} a {b}",
+                                                *(f"a {a} {w} a {b}" for w in others)]})
+    (whatsup / "data" / "controlled_images_dataset.json").write_text(json.dumps(entries))
+    paths["whatsup"] = whatsup / "data"
+
+    mmvp = root / "mmvp"
+    rows = [("1", "Orientation and Direction", "the dog faces left"), ("2", "Orientation and Direction",
+                                                                       "the dog faces right"),
+            ("4", "Orientation and Direction", "the cup is empty"), ("3", "Orientation and Direction",
+                                                                     "the cup is full")]
+    (mmvp / "MLLM_VLM Images" / "Orientation and Direction").mkdir(parents=True, exist_ok=True)
+    for q, kind, _ in rows:
+        draw_image(int(q), 0).convert("RGB").save(mmvp / "MLLM_VLM Images" / kind / f"{q}.jpg")
+    (mmvp / "Questions.csv").write_text("Question ID,Type,Statement\n" + "".join(",".join(r) + "\n" for r in rows))
+    paths["mmvp"] = mmvp
+
+    for name, file, keys, id_key in (("colorswap", "test.json", ("caption_1", "caption_2", "image_1", "image_2"), "id"),
+                                     ("eqben", "all_select.json", ("caption0", "caption1", "image0", "image1"), None),
+                                     ("naturalbench", "metadata.json", ("caption_0", "caption_1", "image_0", "image_1"),
+                                      "index")):
+        folder = root / name
+        (folder / "images").mkdir(parents=True, exist_ok=True)
+        entries = []
+        for n in range(2):
+            pair = CAPTION_PAIRS[n]
+            for i in (0, 1):
+                draw_image(n + 30, i).convert("RGB").save(folder / "images" / f"{n}_{i}.png")
+            entry = dict(zip(keys, [pair[0], pair[1], f"{n}_0.png", f"{n}_1.png"]))
+            entries.append({**({id_key: 100 + n} if id_key else {}), **entry})
+        (folder / file).write_text(json.dumps(entries))
+        paths[name] = folder
+    return paths
+
+
 def blip_processor(folder: Path):
     from transformers import BertTokenizer, BlipImageProcessorPil, BlipProcessor
 

@@ -1,0 +1,42 @@
+"""EqBen_Mini (Wang et al., 2023), as packaged by linzhiqiu/t2v_metrics: 2 x 2 grids scored with
+Winoground's Text / Image / Group.
+
+`eqben_vllm.zip` holds `all_select.json`, a list of {"image0", "image1", "caption0", "caption1"} where
+caption k belongs to image k, and the images, whose paths are relative to that file's folder or its
+images/ (or --image-root).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import datasets
+import numpy as np
+
+from benchmarks.grids import read_json, two_by_two
+from benchmarks.winoground import correct, percentages
+from common.errors import InputError
+
+SHAPE = (2, 2)
+PRIMARY = "group"
+FILE = "all_select.json"
+DOWNLOAD = ("eqben_vllm.zip as linked from https://github.com/linzhiqiu/t2v_metrics (dataset.py, EqBen_Mini); "
+            "unzip it and pass the folder holding all_select.json as --data")
+FORMAT = '[{"image0", "image1", "caption0", "caption1"}]'
+
+
+def load(source: str | None, image_root: str | None = None, limit: int | None = None) -> datasets.Dataset:
+    if not source:
+        raise InputError(f"EqBen_Mini's files are needed: download {DOWNLOAD}")
+    path = Path(source).expanduser()
+    path = path / FILE if path.is_dir() else path
+    entries = read_json(path, f"EqBen_Mini's {FILE} is {FORMAT}; download {DOWNLOAD}")
+    return two_by_two(path, entries, ("caption0", "caption1", "image0", "image1"), image_root, limit, FORMAT)
+
+
+def metrics(scores: np.ndarray, higher_is_better: bool, fields=None) -> dict[str, float]:
+    return percentages(correct(scores, higher_is_better))
+
+
+# BLIP ITM on the full EqBen (VisualGPTScore, Lin et al., ICML 2024): text 26.1, image 20.3.
+REFERENCES = {"BLIP ITM, full EqBen (VisualGPTScore)": {"text": 26.1, "image": 20.3}}
