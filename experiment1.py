@@ -14,9 +14,8 @@ compute are left out. See scoring/ for the arithmetic.
 
 from benchmarks.winoground import HUMANS, RANDOM_CHANCE
 from evaluation.cli import experiment_parser, main_with_clean_errors
-from evaluation.records import example_records
+from evaluation.grid_run import GridRun, term_scores
 from evaluation.rows import Row, Term
-from evaluation.winoground_run import WinogroundRun, term_scores
 
 ROWS = [
     Row("contrastive", "{model} contrastive head", (Term("itm", "contrastive"),), published_image=13.50),
@@ -33,7 +32,7 @@ COMPARISONS = [("clm", "itm"), ("clm", "contrastive"), ("clm_exact", "clm"), ("i
 
 def main():
     args = experiment_parser("experiment1", __doc__.splitlines()[0], ("clm", "itm")).parse_args()
-    run = WinogroundRun(args, "experiment1")
+    run = GridRun(args, "experiment1")
     if run.already_finished():  # the same inputs as a finished run in --out: its tables, nothing loaded
         return
     itm = run.load_scorer("itm", args.itm_model, "contrastive")
@@ -45,8 +44,8 @@ def main():
         terms = {}
         for role, scorer in (("itm", itm), ("clm", clm)):
             features = scorer.encode(batch.pixels_for(scorer))
-            terms |= term_scores(scorer, role, features, batch.captions, heads[role])
-        return example_records(batch.examples, {row.key: row.scores(terms) for row in rows})
+            terms |= term_scores(scorer, role, features, batch, heads[role])
+        return run.records(batch.examples, {row.key: row.scores(terms) for row in rows})
 
     run.score(score)
     run.report(run.finish(), rows, REFERENCES, COMPARISONS)

@@ -13,9 +13,8 @@ T' = T for a caption with nothing to swap (counted in the output). See perturb/s
 
 from benchmarks.winoground import HUMANS, PALI, RANDOM_CHANCE, VQ2
 from evaluation.cli import experiment_parser, main_with_clean_errors
-from evaluation.records import example_records
+from evaluation.grid_run import GridRun, term_scores
 from evaluation.rows import Row, Term, difference, ratio
-from evaluation.winoground_run import WinogroundRun, term_scores
 from perturb.swap import IMPROVED, PUBLISHED, SEARCHES, swapped_or_same
 
 ROWS = [
@@ -40,7 +39,7 @@ COMPARISONS = [("contrastive_ratio", "contrastive"), ("itm_ratio", "itm"),
 
 def main():
     args = experiment_parser("experiment2", __doc__.splitlines()[0], ("itm", "mlm")).parse_args()
-    run = WinogroundRun(args, "experiment2")
+    run = GridRun(args, "experiment2")
     if run.already_finished():  # the same inputs as a finished run in --out: its tables, nothing loaded
         return
     itm = run.load_scorer("itm", args.itm_model, "contrastive")
@@ -53,8 +52,8 @@ def main():
         swaps = run.swaps(captions)
         # One ITM pass over six texts per example: caption_0, caption_1, their published T', their improved T'.
         swapped = {s: swapped_or_same(captions, swaps[s]) for s in SEARCHES}
-        terms = term_scores(itm, "itm", itm.encode(batch.pixels_for(itm)), captions, heads, swapped)
-        return example_records(batch.examples, {row.key: row.scores(terms) for row in rows}, swaps)
+        terms = term_scores(itm, "itm", itm.encode(batch.pixels_for(itm)), batch, heads, swapped)
+        return run.records(batch.examples, {row.key: row.scores(terms) for row in rows}, swaps)
 
     run.score(score)
     run.report(run.finish(), rows, REFERENCES, COMPARISONS)

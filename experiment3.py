@@ -13,9 +13,8 @@ The contrastive and ITM rows of the published table are quoted from experiment 1
 
 from benchmarks.winoground import BLIP_CONTRASTIVE, BLIP_ITM, HUMANS, PALI, RANDOM_CHANCE, VQ2
 from evaluation.cli import experiment_parser, main_with_clean_errors
-from evaluation.records import example_records
+from evaluation.grid_run import GridRun, term_scores
 from evaluation.rows import Row, Term, difference, ratio
-from evaluation.winoground_run import WinogroundRun, term_scores
 from perturb.swap import IMPROVED, PUBLISHED, swapped_or_same
 
 ROWS = [
@@ -36,7 +35,7 @@ SEARCH_OF_HEAD = {"clm_exact": IMPROVED, "clm": PUBLISHED}
 
 def main():
     args = experiment_parser("experiment3", __doc__.splitlines()[0], ("clm", "mlm")).parse_args()
-    run = WinogroundRun(args, "experiment3")
+    run = GridRun(args, "experiment3")
     if run.already_finished():  # the same inputs as a finished run in --out: its tables, nothing loaded
         return
     clm = run.load_scorer("clm", args.clm_model, "clm_exact")
@@ -51,9 +50,9 @@ def main():
         terms = {}
         for head in heads:  # four texts per example: caption_0, caption_1 and their T'
             search = SEARCH_OF_HEAD[head]
-            terms |= term_scores(clm, "clm", features, captions, [head],
+            terms |= term_scores(clm, "clm", features, batch, [head],
                                  {search: swapped_or_same(captions, swaps[search])})
-        return example_records(batch.examples, {row.key: row.scores(terms) for row in rows}, swaps)
+        return run.records(batch.examples, {row.key: row.scores(terms) for row in rows}, swaps)
 
     run.score(score)
     run.report(run.finish(), rows, REFERENCES, COMPARISONS)

@@ -19,11 +19,13 @@ from pathlib import Path
 
 import datasets
 
+from benchmarks import GRIDS
 from benchmarks.retrieval import load_retrieval, retrieval_fingerprint
 from benchmarks.winoground import load_winoground
 from common.errors import InputError
-from common.images import thumbnail
+from common.images import open_image, thumbnail
 from evaluation.cli import main_with_clean_errors
+from reports import grids as reports_grids
 from summary import figures, tables
 from summary.browser import write_browser
 from summary.queries import page_data, write_queries_page
@@ -50,7 +52,7 @@ def winoground_folder(result: Result, table, data_flag: str | None) -> list:
     print(f"## {heading}\n\n{table(tables.EXPERIMENT_HEADER, tables.experiment_rows(result), heading)}\n")
     written = [figures.scores_figure(result.results, folder / "scores.png", heading),
                figures.tags_figure(result.results, folder / "tags.png", result.experiment)]
-    source = data_flag or result.results["config"]["data"]
+    source = data_flag or result.results["config"]["data"] or GRIDS["winoground"].default_source
     try:
         data = {ex["id"]: ex for ex in load_winoground(source, result.results["config"].get("limit"))}
     except InputError as e:  # the images are elsewhere: the tables and figures still stand
@@ -58,6 +60,29 @@ def winoground_folder(result: Result, table, data_flag: str | None) -> list:
         return written
     images = example_images(data, source, result.records)
     return [*written, write_browser(folder / "examples.html", heading, result.records, result.results, images)]
+
+
+def grid_folder(result: Result, table, data_flag: str | None) -> list:
+    """A grid benchmark other than Winoground: print its table of official metrics; write its example page."""
+    folder, config = result.folder, result.results["config"]
+    grid = GRIDS[result.benchmark]
+    heading = f"{result.experiment} ({folder}, {result.results['n_examples']} {grid.name} examples)"
+    print(f"## {heading}\n\n{reports_grids.tables(result.results)}\n")
+    try:
+        data = grid.load(data_flag or config["data"] or grid.default_source, config.get("image_root"),
+                         config.get("limit"))
+    except InputError as e:  # the images are elsewhere: the table still stands
+        print(f"{folder}: no examples.html: {e}")
+        return []
+    rows = {row["id"]: row for row in data.cast_column("image_0", data.features["image_0"])}
+    images = {}
+    for r in result.records:
+        row = rows.get(r["id"])
+        if row is None or any(row[f"caption_{c}"] != r[f"caption_{c}"] for c in range(grid.shape[1])):
+            raise InputError(f"{data_flag or config['data']} does not hold example {r['id']} of examples.jsonl as "
+                             f"the run scored it: pass the data the run scored with --data")
+        images[r["id"]] = [open_image(row[f"image_{i}"], row.get(f"box_{i}")) for i in range(grid.shape[0])]
+    return [write_browser(folder / "examples.html", heading, result.records, result.results, images)]
 
 
 def retrieval_folder(result: Result, table, data_flag: str | None) -> list:
@@ -109,7 +134,7 @@ def main():
     for folder in folders:
         try:
             result = load_result(folder)
-            write = retrieval_folder if result.retrieval else winoground_folder
+            write = {"retrieval": retrieval_folder, "winoground": winoground_folder}.get(result.benchmark, grid_folder)
             written = write(result, table, args.data)
         except InputError as e:
             print(f"{folder}: {e}\n")
@@ -118,10 +143,17 @@ def main():
         results.append(result)
         print("Wrote " + ", ".join(str(w) for w in written) + "\n")
 
-    rows = tables.published_rows([r for r in results if not r.retrieval])
+    rows = tables.published_rows([r for r in results if r.benchmark == "winoground"])
     if rows:
         heading = "All rows with a published Image score"
         print(f"## {heading}\n\n{table(tables.PUBLISHED_HEADER, rows, heading)}")
+    graded = [r for r in results if not r.retrieval]
+    if len({r.benchmark for r in graded}) > 1:
+        heading = "Every row on every benchmark, main metrics with 95% intervals"
+        header, lines = tables.benchmark_rows(graded)
+        print(f"## {heading}\n\n{table(header, lines, heading)}\n")
+        figure = Path(graded[0].folder).parent / "benchmarks.png"
+        print(f"Wrote {figures.benchmarks_figure(header, lines, figure, heading)}\n")
     retrieval = [r for r in results if r.retrieval]
     if len(retrieval) > 1:
         heading = "r_mean of every re-ranking row across folders"

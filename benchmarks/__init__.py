@@ -8,8 +8,7 @@
 Loaders read each benchmark's official release format from a local copy (Winoground and the retrieval
 sets also from the hub), check captions and ids, and raise `common.errors.InputError` with one line for
 anything a user can fix. Every example is a grid of m images x n captions (benchmarks/grids.py). To add a
-benchmark, write one module and add one line to `GRIDS`. (Experiments 1-3 run on Winoground; running them
-on the other grids is the next step of this work.)
+benchmark, write one module and add one line to `GRIDS`; experiments 1-3 run on every grid (`--benchmark`).
 """
 
 from __future__ import annotations
@@ -19,6 +18,7 @@ from functools import partial
 from typing import Callable
 
 from benchmarks import aro, colorswap, eqben, mmvp, naturalbench, retrieval, sugarcrepe, whatsup, winoground
+from benchmarks.grids import check_grid_images
 
 
 @dataclass(frozen=True)
@@ -31,9 +31,25 @@ class Grid:
     primary: str  # the metric the benchmark is known by
     fields: tuple[str, ...] = ()  # the grouping fields each example carries
     references: dict | None = None  # rows quoted from the literature: {label: {metric: value}}
+    default_source: str | None = None  # where --data points when it is not given (a hub id)
+    check_images: Callable | None = None  # (data) -> None; default: every file and box (benchmarks/grids.py)
+
+    def check(self, data) -> None:
+        """Check every image file (and crop box) before any model work, naming the first bad one."""
+        (self.check_images or partial(check_grid_images, n_images=self.shape[0]))(data)
+
+
+def _winoground(source, image_root=None, limit=None):
+    return winoground.load_winoground(source or winoground.DEFAULT_SOURCE, limit, check=False)
+
+
+def _winoground_metrics(scores, higher_is_better, fields=None):
+    return winoground.percentages(winoground.correct(scores, higher_is_better))
 
 
 GRIDS = {g.name: g for g in [
+    Grid("winoground", (2, 2), _winoground, _winoground_metrics, "group", ("tag", "secondary_tag", "num_main_preds"),
+         default_source=winoground.DEFAULT_SOURCE, check_images=winoground.check_winoground_images),
     Grid("sugarcrepe", sugarcrepe.SHAPE, sugarcrepe.load, sugarcrepe.metrics, sugarcrepe.PRIMARY, sugarcrepe.FIELDS,
          sugarcrepe.REFERENCES),
     Grid("aro-vg-relation", aro.SHAPE, partial(aro.load, "relation"), partial(aro.metrics, "relation"), aro.PRIMARY,
@@ -45,8 +61,10 @@ GRIDS = {g.name: g for g in [
          whatsup.FIELDS),
     Grid("whatsup-b", whatsup.SHAPE, partial(whatsup.load, "b"), partial(whatsup.metrics, "b"), whatsup.PRIMARY,
          whatsup.FIELDS),
-    Grid("mmvp-vlm", mmvp.SHAPE, mmvp.load, mmvp.metrics, mmvp.PRIMARY, mmvp.FIELDS, mmvp.REFERENCES),
-    Grid("colorswap", colorswap.SHAPE, colorswap.load, colorswap.metrics, colorswap.PRIMARY),
+    Grid("mmvp-vlm", mmvp.SHAPE, mmvp.load, mmvp.metrics, mmvp.PRIMARY, mmvp.FIELDS, mmvp.REFERENCES,
+         default_source=mmvp.DEFAULT_SOURCE),
+    Grid("colorswap", colorswap.SHAPE, colorswap.load, colorswap.metrics, colorswap.PRIMARY,
+         default_source=colorswap.DEFAULT_SOURCE),
     Grid("eqben-mini", eqben.SHAPE, eqben.load, eqben.metrics, eqben.PRIMARY, (), eqben.REFERENCES),
     Grid("naturalbench-retrieval", naturalbench.SHAPE, naturalbench.load, naturalbench.metrics, naturalbench.PRIMARY),
 ]}

@@ -21,11 +21,13 @@ import numpy as np
 
 from benchmarks.data import check_caption
 from benchmarks.grids import grid_dataset, local_image
+from benchmarks.hub import Hub, HuggingFaceHub
 from benchmarks.winoground import correct, percentages
 from common.errors import InputError
 
 SHAPE = (2, 2)
 PRIMARY = "image"
+DEFAULT_SOURCE = "MMVP/MMVP_VLM"
 PREFIX = "a photo of "
 PAIRS_PER_CATEGORY = 15
 CATEGORIES = ("Orientation and Direction", "Presence of Specific Features", "State and Condition",
@@ -33,15 +35,35 @@ CATEGORIES = ("Orientation and Direction", "Presence of Specific Features", "Sta
               "Structural Characteristics", "Texts", "Viewpoint and Perspective")
 FIELDS = ("category",)
 DOWNLOAD = ("Questions.csv and 'MLLM_VLM Images/' of the hub dataset MMVP/MMVP_VLM "
-            "(https://huggingface.co/datasets/MMVP/MMVP_VLM); pass the folder holding both as --data")
+            "(https://huggingface.co/datasets/MMVP/MMVP_VLM), or a folder holding both")
 
 
-def load(source: str | None, image_root: str | None = None, limit: int | None = None) -> datasets.Dataset:
-    if not source:
-        raise InputError(f"MMVP-VLM's files are needed: download {DOWNLOAD}")
-    folder = Path(source).expanduser()
-    csv_file = folder / "Questions.csv" if folder.is_dir() else folder
-    root = Path(image_root).expanduser() if image_root else csv_file.parent / "MLLM_VLM Images"
+def load(source: str | None = DEFAULT_SOURCE, image_root: str | None = None, limit: int | None = None, *,
+         hub: Hub | None = None) -> datasets.Dataset:
+    """From a local folder holding Questions.csv and MLLM_VLM Images/, or from the hub copy (the same files)."""
+    folder = Path(source or DEFAULT_SOURCE).expanduser()
+    if folder.exists() or str(source).startswith((".", "/", "~")):
+        csv_file = folder / "Questions.csv" if folder.is_dir() else folder
+        root = Path(image_root).expanduser() if image_root else csv_file.parent / "MLLM_VLM Images"
+
+        def image(relative: str, where: str) -> dict:
+            return local_image(root, relative, where)
+    else:  # a hub dataset: its files are downloaded (and cached) as they are read
+        hub, repo = hub or HuggingFaceHub(), str(source)
+        files = set(hub.list_files(repo, None))
+        if "Questions.csv" not in files:
+            raise InputError(f"{repo} has no Questions.csv: pass MMVP/MMVP_VLM or a local copy ({DOWNLOAD})")
+        csv_file = Path(hub.download(repo, "Questions.csv", None))
+
+        def image(relative: str, where: str) -> dict:
+            name = f"MLLM_VLM Images/{relative}"
+            if name not in files:
+                raise InputError(f"image {name} (listed in {where}) is missing from {repo}")
+            return {"bytes": None, "path": str(Path(hub.download(repo, name, None)).resolve())}
+    return _read(csv_file, image, limit)
+
+
+def _read(csv_file: Path, image, limit: int | None) -> datasets.Dataset:
     try:
         with open(csv_file, newline="", encoding="utf-8") as f:
             lines = list(csv.reader(f))[1:]
@@ -65,7 +87,7 @@ def load(source: str | None, image_root: str | None = None, limit: int | None = 
             raise InputError(f"{where}: a pair needs one odd id (its statement belongs to that image) and one even")
         if p // PAIRS_PER_CATEGORY >= len(CATEGORIES):
             raise InputError(f"{csv_file} has more than {PAIRS_PER_CATEGORY * len(CATEGORIES)} pairs")
-        images = [local_image(root, f"{type1}/{q}.jpg", where) for q in (q1, q2)]
+        images = [image(f"{type1}/{q}.jpg", where) for q in (q1, q2)]
         statements = [check_caption(s, where) for s in (s1, s2)]
         if q1 % 2 == 0:  # the odd statement belongs to the first image: caption k goes with image k
             statements.reverse()

@@ -69,6 +69,8 @@ def metrics(scores: np.ndarray, higher_is_better: bool, fields: dict[str, np.nda
     for group, members in GROUPS.items():
         if all(m in per_category for m in members):
             out[f"mean_{group}"] = round(float(np.mean([per_category[m] for m in members])), 2)
+    if all(f"mean_{group}" in out for group in GROUPS):  # the SugarCrepe mean: of Replace, Swap and Add
+        out["mean"] = round(float(np.mean([out[f"mean_{group}"] for group in GROUPS])), 2)
     return out
 
 

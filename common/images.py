@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import io
+from typing import Mapping, Sequence
 
 import numpy as np
 import PIL.Image
@@ -39,3 +40,11 @@ def thumbnail(image: PIL.Image.Image, size: int, quality: int) -> str:
     buffer = io.BytesIO()
     small.save(buffer, format="JPEG", quality=quality)
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def open_image(stored: Mapping, box: Sequence[float] | None = None) -> PIL.Image.Image:
+    """An undecoded image ({"bytes", "path"}) decoded to RGB and cropped to its box where it has one (Pillow pads
+    a box that reaches past an edge, as the benchmarks' official code crops)."""
+    with PIL.Image.open(io.BytesIO(stored["bytes"]) if stored["bytes"] else stored["path"]) as image:
+        rgb = to_rgb(image)
+    return rgb if box is None else rgb.crop(tuple(box))

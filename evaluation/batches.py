@@ -1,17 +1,17 @@
-"""Winoground batches for a run: each image decoded once, decoded and preprocessed in worker processes.
+"""Batches of examples for a run: each distinct image decoded once, decoded and preprocessed in worker processes.
 
 Model work waits on the CPU data path unless decoding (PNG/JPEG to pixels) and preprocessing (resize,
-normalize) happen elsewhere while the model computes. `winoground_batches` puts both in a torch
+normalize) happen elsewhere while the model computes. `grid_batches` puts both in a torch
 `DataLoader`'s worker processes, a batch of examples at a time and in order, so results are bitwise the
 same for any number of workers (0 runs them in the calling process). Images are decoded here, once per
-run: the loader only checked the files (evaluation/winoground.py). A file that passed that check but
+run: the loader only checked the files (benchmarks/). A file that passed that check but
 still cannot be decoded ends the run with a one-line error naming it; batches scored before it are
 already on disk, so nothing finished is lost.
 """
 
 from __future__ import annotations
 
-import io
+import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -23,7 +23,7 @@ from PIL import Image
 
 from benchmarks.images import too_large
 from common.errors import InputError
-from common.images import to_rgb
+from common.images import open_image
 
 
 def default_workers() -> int:
@@ -38,76 +38,89 @@ def preprocess_key(scorer) -> str:
 
 @dataclass
 class Batch:
-    """Examples (every field but the images) and, per preprocessing, their images' pixel values.
+    """Examples (every field but the images), their distinct images' pixel values, and which is which.
 
-    pixels[key] has shape (images per example * len(examples), 3, H, W): for Winoground, image_0 and
-    image_1 of each example in turn.
+    pixels[key] has shape (distinct images, 3, H, W), one preprocessing per key; image_of[n, i] is the
+    distinct image that example n's image_i is, so an image shared by several examples of the batch is
+    decoded and encoded once. (For Winoground, whose images are all distinct: image_0 and image_1 of each
+    example in turn.)
     """
     examples: list[dict]
     pixels: dict[str, torch.Tensor]
+    image_of: torch.Tensor
 
     def __len__(self) -> int:
         return len(self.examples)
 
     def __getitem__(self, part: slice) -> "Batch":
-        start, stop, _ = part.indices(len(self))
-        per = next(iter(self.pixels.values())).shape[0] // max(len(self), 1) if self.pixels else 0
-        return Batch(self.examples[start:stop], {k: v[per * start:per * stop] for k, v in self.pixels.items()})
+        rows = self.image_of[part]
+        used, inverse = torch.unique(rows, return_inverse=True)
+        return Batch(self.examples[part], {k: v[used] for k, v in self.pixels.items()}, inverse.view(rows.shape))
 
     @property
     def captions(self) -> list[str]:
-        """caption_0 and caption_1 of each example in turn."""
-        return [ex[f"caption_{c}"] for ex in self.examples for c in (0, 1)]
+        """The captions of each example in turn: caption_0, caption_1, ..."""
+        n = sum(key.startswith("caption_") for key in self.examples[0]) if self.examples else 0
+        return [ex[f"caption_{c}"] for ex in self.examples for c in range(n)]
 
     def pixels_for(self, scorer) -> torch.Tensor:
         return self.pixels[preprocess_key(scorer)]
 
 
 class _ImageBatches(torch.utils.data.Dataset):
-    def __init__(self, data: datasets.Dataset, ranges: Sequence[range], preprocessors: Mapping[str, Callable],
+    def __init__(self, data: datasets.Dataset, batches: Sequence[Sequence[int]], preprocessors: Mapping[str, Callable],
                  image_columns: Sequence[str]):
         # Undecoded image bytes or paths: decoding happens once, below, in the worker.
         for column in image_columns:
             data = data.cast_column(column, datasets.Image(decode=False))
         self.data, self.image_columns = data, tuple(image_columns)
-        self.ranges, self.preprocessors = list(ranges), dict(preprocessors)
+        self.batches, self.preprocessors = [list(b) for b in batches], dict(preprocessors)
 
     def __len__(self) -> int:
-        return len(self.ranges)
+        return len(self.batches)
 
     def __getitem__(self, b: int) -> dict:
-        rows = self.data.select(self.ranges[b])
-        examples, images = [], []
+        rows = self.data.select(self.batches[b])
+        examples, images, distinct, image_of = [], [], {}, []
         for row in rows:
             examples.append({k: v for k, v in row.items() if k not in self.image_columns})
+            image_of.append([])
             for key in self.image_columns:
                 stored = row[key]
-                try:
-                    with Image.open(io.BytesIO(stored["bytes"]) if stored["bytes"] else stored["path"]) as image:
-                        images.append(to_rgb(image))
-                except Image.DecompressionBombError as e:
-                    return {"error": too_large(stored["path"] or f"{key} of row {row.get('id', '?')}", e)}
-                except Exception:  # noqa: BLE001 - PIL raises many types; the main process reports it
-                    name = stored["path"] or f"{key} of row {row.get('id', '?')}"
-                    return {"error": f"image {name} cannot be decoded: replace the file and run again; the "
-                                     f"examples scored so far are kept"}
-        return {"examples": examples, "pixels": {k: fn(images) for k, fn in self.preprocessors.items()}}
+                box = row.get(f"box_{key.removeprefix('image_')}") if key.startswith("image_") else None
+                identity = (stored["path"] or hashlib.blake2b(stored["bytes"]).hexdigest(),
+                            None if box is None else tuple(box))
+                if identity not in distinct:
+                    try:
+                        images.append(open_image(stored, box))
+                    except Image.DecompressionBombError as e:
+                        return {"error": too_large(stored["path"] or f"{key} of row {row.get('id', '?')}", e)}
+                    except Exception:  # noqa: BLE001 - PIL raises many types; the main process reports it
+                        name = stored["path"] or f"{key} of row {row.get('id', '?')}"
+                        return {"error": f"image {name} cannot be decoded: replace the file and run again; the "
+                                         f"examples scored so far are kept"}
+                    distinct[identity] = len(distinct)
+                image_of[-1].append(distinct[identity])
+        return {"examples": examples, "pixels": {k: fn(images) for k, fn in self.preprocessors.items()},
+                "image_of": torch.tensor(image_of, dtype=torch.long)}
 
 
-def winoground_batches(data: datasets.Dataset, ranges: Sequence[range], preprocessors: Mapping[str, Callable],
-                       workers: int, pin_memory: bool = False) -> Iterator[Batch]:
-    """Batches of Winoground's rows `ranges[0]`, `ranges[1]`, ... in order, preprocessed by each of `preprocessors`.
+def grid_batches(data: datasets.Dataset, ranges: Sequence[Sequence[int]], preprocessors: Mapping[str, Callable],
+                 workers: int, pin_memory: bool = False, n_images: int = 2) -> Iterator[Batch]:
+    """Batches of a grid benchmark's rows `ranges[0]`, `ranges[1]`, ... in order (images image_0 ... of each row),
+    preprocessed by each of `preprocessors`.
 
     With pin_memory (for CUDA), pixel values arrive in page-locked memory, so that copies to the GPU
     with `non_blocking=True` overlap with computation.
     """
-    return image_batches(data, ranges, preprocessors, workers, pin_memory, ("image_0", "image_1"))
+    return image_batches(data, ranges, preprocessors, workers, pin_memory, [f"image_{i}" for i in range(n_images)])
 
 
-def image_batches(data: datasets.Dataset, ranges: Sequence[range], preprocessors: Mapping[str, Callable],
+def image_batches(data: datasets.Dataset, ranges: Sequence[Sequence[int]], preprocessors: Mapping[str, Callable],
                   workers: int, pin_memory: bool = False, image_columns: Sequence[str] = ("image",)
                   ) -> Iterator[Batch]:
-    """Rows of `data` in batches, each row's `image_columns` decoded once and preprocessed in order."""
+    """Rows of `data` in batches (lists of row indexes), each distinct image of a batch decoded once (cropped to
+    its box_<i> where the data has one) and preprocessed."""
     if workers < 0:
         raise InputError(f"--workers must be 0 (decode in the main process) or more, got {workers}")
     loader = torch.utils.data.DataLoader(_ImageBatches(data, ranges, preprocessors, image_columns), batch_size=None,
@@ -116,4 +129,4 @@ def image_batches(data: datasets.Dataset, ranges: Sequence[range], preprocessors
     for item in loader:
         if "error" in item:
             raise InputError(item["error"])
-        yield Batch(item["examples"], item["pixels"])
+        yield Batch(item["examples"], item["pixels"], item["image_of"])

@@ -24,10 +24,17 @@ DEFAULT_MODELS = {
 
 def experiment_parser(experiment: str, description: str, models: tuple[str, ...]) -> argparse.ArgumentParser:
     """Flags common to the experiments; `models` picks which of --clm-model, --itm-model, --mlm-model apply."""
+    from benchmarks import GRIDS
+
     p = argparse.ArgumentParser(description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--data", default="facebook/winoground",
-                   help="hub dataset id (gated: accept its terms and `hf auth login`) or a local folder "
-                        "holding examples.jsonl and images/<stem>.png")
+    p.add_argument("--benchmark", default="winoground", choices=list(GRIDS),
+                   help="the benchmark whose grids of images and captions are scored (README: files to download)")
+    p.add_argument("--data", default=None,
+                   help="the benchmark's data: for Winoground a hub dataset id (default facebook/winoground; gated: "
+                        "accept its terms and `hf auth login`) or a local folder holding examples.jsonl and "
+                        "images/<stem>.png; for the other benchmarks the folder or file of their official release")
+    p.add_argument("--image-root", default=None,
+                   help="the folder of images that live apart from the annotations (SugarCrepe: COCO val2017)")
     for key in models:
         default, what = DEFAULT_MODELS[key]
         p.add_argument(f"--{key}-model", default=default,

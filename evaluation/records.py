@@ -1,8 +1,10 @@
-"""The layout of examples.jsonl, one record per Winoground example, in one place for writers and readers.
+"""The layout of examples.jsonl, one record per example of a grid benchmark, in one place for writers and readers.
 
-A record holds the example's id, captions and tags, each caption's T' where the experiment searched one
-(`swap_0`, `swap_1` from the published search; `swap_exact_0`, `swap_exact_1` from the improved one;
-None where a caption had nothing to swap), and for every row its four scores keyed `c<caption>_i<image>`.
+A record holds the example's id, captions (caption_0, caption_1, ...) and grouping fields (Winoground's
+tags, SugarCrepe's category, ...), each caption's T' where the experiment searched one (`swap_<c>` from
+the published search, `swap_exact_<c>` from the improved one; None where a caption had nothing to swap),
+and for every row its scores of the grid keyed `c<caption>_i<image>`, numbered as the official files list
+the captions and images.
 """
 
 from __future__ import annotations
@@ -15,8 +17,7 @@ import torch
 from common.errors import InputError
 from perturb.swap import IMPROVED, PUBLISHED, Swap
 
-EXAMPLE_FIELDS = ("id", "caption_0", "caption_1", "tag", "secondary_tag", "num_main_preds")
-# Each caption's T' is stored as {prefix}_0 and {prefix}_1; the browser shows them under these names.
+# Each caption's T' is stored as {prefix}_<caption>; the browser shows them under these names.
 SWAP_PREFIX = {PUBLISHED: "swap", IMPROVED: "swap_exact"}
 SWAP_NAMES = {PUBLISHED: "T' (published search)", IMPROVED: "T' (improved search)"}
 
@@ -26,10 +27,13 @@ class NonFiniteScore(InputError):
 
 
 def example_records(examples: Sequence[Mapping], scores: Mapping[str, torch.Tensor],
-                    swaps: Mapping[str, Sequence[Swap]] | None = None) -> list[dict]:
-    """Records of finished examples; `scores[row]` has shape (n_examples, 2, 2), indexed [example, caption, image].
+                    swaps: Mapping[str, Sequence[Swap]] | None = None,
+                    fields: Sequence[str] = ("tag", "secondary_tag", "num_main_preds")) -> list[dict]:
+    """Records of finished examples; `scores[row]` has shape (n_examples, captions, images), indexed [example,
+    caption, image]; `fields` are the grouping fields each example keeps (Winoground's tags by default).
 
-    `swaps[search]` holds one Swap per caption, two captions per example, as the experiments search them.
+    `swaps[search]` holds one Swap per caption, the captions of each example in turn, as the experiments
+    search them.
     """
     for key, s in scores.items():
         bad = torch.nonzero(~torch.isfinite(s))
@@ -39,21 +43,27 @@ def example_records(examples: Sequence[Mapping], scores: Mapping[str, torch.Tens
                                  f"{s[n, c, i].item()}, which no comparison can rank; no score file holds NaN or "
                                  f"infinity ({len(bad)} such score(s) in this batch)")
     records = []
+    n_captions = next(iter(scores.values())).shape[1] if scores else 2
     for n, ex in enumerate(examples):
-        record = {k: ex[k] for k in EXAMPLE_FIELDS}
+        record = {"id": ex["id"], **{f"caption_{c}": ex[f"caption_{c}"] for c in range(n_captions)},
+                  **{k: ex[k] for k in fields}}
         for search, found in (swaps or {}).items():
-            for c in (0, 1):
-                record[f"{SWAP_PREFIX[search]}_{c}"] = found[2 * n + c].text
+            for c in range(n_captions):
+                record[f"{SWAP_PREFIX[search]}_{c}"] = found[n_captions * n + c].text
         for key, s in scores.items():
             s = s[n].tolist()
-            record[key] = {"c0_i0": s[0][0], "c0_i1": s[0][1], "c1_i0": s[1][0], "c1_i1": s[1][1]}
+            record[key] = {f"c{c}_i{i}": s[c][i] for c in range(len(s)) for i in range(len(s[c]))}
         records.append(record)
     return records
 
 
 def score_grid(records: Iterable[Mapping], key: str) -> np.ndarray:
-    """A row's scores over the records as an (N, 2, 2) array, indexed [example, caption, image]."""
-    return np.array([[[r[key]["c0_i0"], r[key]["c0_i1"]], [r[key]["c1_i0"], r[key]["c1_i1"]]] for r in records],
+    """A row's scores over the records as an (N, captions, images) array, indexed [example, caption, image]."""
+    records = list(records)
+    cells = records[0][key] if records else {"c0_i0": 0}
+    n_captions = 1 + max(int(k[1:].split("_")[0]) for k in cells)
+    n_images = 1 + max(int(k.split("_i")[1]) for k in cells)
+    return np.array([[[r[key][f"c{c}_i{i}"] for i in range(n_images)] for c in range(n_captions)] for r in records],
                     dtype=np.float64)
 
 
@@ -65,5 +75,6 @@ def swaps_of(record: Mapping, caption: int) -> dict[str, str | None]:
 
 def count_without_swap(records: Sequence[Mapping]) -> dict[str, int]:
     """How many captions had no T' (and were compared with themselves), per search present in the records."""
-    return {search: sum(swaps_of(r, c)[search] is None for r in records for c in (0, 1))
+    n_captions = sum(k.startswith("caption_") for k in records[0])
+    return {search: sum(swaps_of(r, c)[search] is None for r in records for c in range(n_captions))
             for search, prefix in SWAP_PREFIX.items() if f"{prefix}_0" in records[0]}

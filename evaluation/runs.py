@@ -89,17 +89,11 @@ class RunLog:
     def is_done(self, ids: Sequence[int]) -> bool:
         return all(i in self.records for i in ids)
 
-    def pending_batches(self, data, batch_size: int) -> list[range]:
-        """Row ranges of the fixed batches (0..b-1, b..2b-1, ...) of `data` that hold unfinished examples.
-
-        Batches are the same on every run, so a resumed run computes each example exactly as an
-        uninterrupted one would.
-        """
-        if batch_size < 1:
-            raise InputError(f"--batch-size must be at least 1, got {batch_size}")
+    def pending_batches(self, data, batch_size: int, image_keys: Sequence | None = None) -> list[list[int]]:
+        """Row indexes of the batches of `data` that hold unfinished examples (`plan_batches`)."""
         ids = list(data["id"])
-        return [range(first, min(first + batch_size, len(ids))) for first in range(0, len(ids), batch_size)
-                if not self.is_done(ids[first:first + batch_size])]
+        return [rows for rows in plan_batches(len(ids), batch_size, image_keys)
+                if not self.is_done([ids[r] for r in rows])]
 
     def append(self, records: Sequence[dict]) -> None:
         """Append finished examples in one write and flush it to disk before returning."""
@@ -130,6 +124,30 @@ class RunLog:
         ordered = [self.records[i] for i in ids]
         write_jsonl(self.examples_file, ordered)
         return ordered
+
+
+def plan_batches(n_rows: int, batch_size: int, image_keys: Sequence | None = None) -> list[list[int]]:
+    """The batches of a run's rows, the same on every run, so that a resumed run computes each example exactly
+    as an uninterrupted one would.
+
+    Rows in data order, `batch_size` at a time; where rows share an image (`image_keys[r]`, e.g. SugarCrepe's
+    COCO images), the rows of one image are kept in one batch, in order of each image's first row, so that
+    each image is decoded and encoded once per run (a batch may then hold more rows than batch_size when one
+    image has more).
+    """
+    if batch_size < 1:
+        raise InputError(f"--batch-size must be at least 1, got {batch_size}")
+    if image_keys is None or len(set(image_keys)) == n_rows:
+        return [list(range(first, min(first + batch_size, n_rows))) for first in range(0, n_rows, batch_size)]
+    groups: dict = {}
+    for r, key in enumerate(image_keys):
+        groups.setdefault(key, []).append(r)
+    batches: list[list[int]] = [[]]
+    for rows in groups.values():
+        if batches[-1] and len(batches[-1]) + len(rows) > batch_size:
+            batches.append([])
+        batches[-1].extend(rows)
+    return batches
 
 
 def split_on_oom(fn: Callable[[Sequence[T]], list[R]], items: Sequence[T]) -> list[R]:

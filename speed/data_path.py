@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from timing import fastest_rounds  # noqa: E402
 
 from benchmarks.winoground import load_winoground  # noqa: E402
-from evaluation.batches import default_workers, winoground_batches  # noqa: E402
+from evaluation.batches import default_workers, grid_batches  # noqa: E402
 
 
 def photo_like(rng: np.random.Generator) -> Image.Image:
@@ -93,7 +93,7 @@ def main():
 
         def package(workers):
             data = load_winoground(str(folder))
-            for _ in winoground_batches(data, ranges, {"blip": preprocess}, workers):
+            for _ in grid_batches(data, ranges, {"blip": preprocess}, workers):
                 pass
 
         paths = {"(floor) one decode + one preprocess, one process": floor, "(before) previous path": before,

@@ -18,15 +18,29 @@ from typing import Mapping, Sequence
 import numpy as np
 from PIL import Image
 
+from benchmarks.grids import option_correct
 from benchmarks.winoground import KINDS, correct
 from common.files import write_text
 from common.images import thumbnail
 from evaluation.records import SWAP_NAMES, score_grid, swaps_of
 
+# The grouping fields the other benchmarks' records carry, shown beside an example's id.
+GROUP_FIELDS = ("category", "relation", "attribute_pair", "group", "slot")
+
+
+def kinds_of(records: Sequence[dict], key: str) -> tuple[str, ...]:
+    """What a row can get right of an example: Text, Image and Group on 2 x 2 grids, else the example."""
+    return KINDS if score_grid(records[:1], key).shape[1:] == (2, 2) else ("right",)
+
 
 def correctness(records: Sequence[dict], methods: Mapping[str, dict]) -> dict[str, dict[str, np.ndarray]]:
     """Per row and kind, a bool per record: does the row get that part of the example right?"""
-    return {key: correct(score_grid(records, key), m["higher_is_better"]) for key, m in methods.items()}
+    flags = {}
+    for key, m in methods.items():
+        scores = score_grid(records, key)
+        flags[key] = (correct(scores, m["higher_is_better"]) if kinds_of(records, key) == KINDS else
+                      {"right": option_correct(scores, m["higher_is_better"])})
+    return flags
 
 
 def filter_sets(records: Sequence[dict], results: dict) -> dict[str, list[int]]:
@@ -36,38 +50,48 @@ def filter_sets(records: Sequence[dict], results: dict) -> dict[str, list[int]]:
     sets = {}
     for comparison in results["comparisons"]:
         for a, b in ((comparison["a"], comparison["b"]), (comparison["b"], comparison["a"])):
-            for kind in KINDS:
+            for kind in flags[a]:
                 chosen = flags[a][kind] & ~flags[b][kind]
-                sets[f"{a} right, {b} wrong ({kind})"] = ids[chosen].tolist()
+                name = f"{a} right, {b} wrong" + ("" if kind == "right" else f" ({kind})")
+                sets[name] = ids[chosen].tolist()
     return sets
 
 
 def _scores_table(record: dict, methods: Mapping[str, dict], flags: Mapping[str, dict], n: int) -> str:
-    rows = []
+    rows, shape = [], None
     for key, m in methods.items():
         s = record[key]
-        grid = [[s["c0_i0"], s["c0_i1"]], [s["c1_i0"], s["c1_i1"]]]
+        n_captions = 1 + max(int(k[1:].split("_")[0]) for k in s)
+        n_images = 1 + max(int(k.split("_i")[1]) for k in s)
+        shape = (n_captions, n_images)
+        grid = [[s[f"c{c}_i{i}"] for i in range(n_images)] for c in range(n_captions)]
         best = max if m["higher_is_better"] else min
         cells = []
-        for c in (0, 1):
-            for i in (0, 1):
+        for c in range(n_captions):
+            for i in range(n_images):
                 text = f"{grid[c][i]:.4g}"
-                winner = grid[c][i] == best(grid[0][i], grid[1][i]) and grid[0][i] != grid[1][i]
+                column = [grid[k][i] for k in range(n_captions)]
+                winner = grid[c][i] == best(column) and column.count(grid[c][i]) == 1
                 cells.append(f"<td class='num'>{'<b>' + text + '</b>' if winner else text}</td>")
-        matched, crossed = grid[0][0] + grid[1][1], grid[0][1] + grid[1][0]
-        pairing = "matched" if (matched > crossed if m["higher_is_better"] else matched < crossed) else "crossed"
+        pairing = ""
+        if shape == (2, 2):
+            matched, crossed = grid[0][0] + grid[1][1], grid[0][1] + grid[1][0]
+            won = matched > crossed if m["higher_is_better"] else matched < crossed
+            pairing = f"<td>{'matched' if won else 'crossed'}</td>"
         marks = "".join("<td class='ok'>&#10003;</td>" if flags[key][k][n] else "<td class='no'>&#10007;</td>"
-                        for k in KINDS)
-        rows.append(f"<tr><td>{html.escape(m['label'])}</td>{''.join(cells)}<td>{pairing}</td>{marks}</tr>")
-    return ("<table class='scores'><tr><th>row</th><th>c0&middot;i0</th><th>c0&middot;i1</th><th>c1&middot;i0</th>"
-            "<th>c1&middot;i1</th><th>winning pairing</th><th>T</th><th>I</th><th>G</th></tr>"
-            + "".join(rows) + "</table>")
+                        for k in flags[key])
+        rows.append(f"<tr><td>{html.escape(m['label'])}</td>{''.join(cells)}{pairing}{marks}</tr>")
+    kinds = next(iter(flags.values())).keys()
+    head = "".join(f"<th>c{c}&middot;i{i}</th>" for c in range(shape[0]) for i in range(shape[1]))
+    head += "<th>winning pairing</th>" if shape == (2, 2) else ""
+    head += "".join(f"<th>{k[0].upper() if k != 'right' else 'right'}</th>" for k in kinds)
+    return f"<table class='scores'><tr><th>row</th>{head}</tr>" + "".join(rows) + "</table>"
 
 
 def example_card(record: dict, images: Sequence[Image.Image], methods: Mapping[str, dict],
                  flags: Mapping[str, dict], n: int) -> str:
     captions = []
-    for c in (0, 1):
+    for c in range(sum(k.startswith("caption_") for k in record)):
         lines = [f"<div class='caption'><b>c{c}</b> {html.escape(record[f'caption_{c}'])}</div>"]
         for search, swap in swaps_of(record, c).items():
             shown = html.escape(swap) if swap is not None else "<i>none (T' = T)</i>"
@@ -75,7 +99,8 @@ def example_card(record: dict, images: Sequence[Image.Image], methods: Mapping[s
         captions.append("".join(lines))
     pictures = "".join(f"<figure><img src='{thumbnail(im, 160, 80)}' alt='image {i} of example {record['id']}'>"
                        f"<figcaption>i{i}</figcaption></figure>" for i, im in enumerate(images))
-    tags = html.escape(", ".join(t for t in (record.get("tag"), record.get("secondary_tag")) if t))
+    fields = ("tag", "secondary_tag") if "tag" in record else GROUP_FIELDS
+    tags = html.escape(", ".join(str(record[f]) for f in fields if record.get(f)))
     return (f"<section class='example' data-id='{record['id']}'><h2>Example {record['id']} "
             f"<small>{tags}</small></h2><div class='row'>{pictures}<div>{''.join(captions)}</div></div>"
             f"{_scores_table(record, methods, flags, n)}</section>")

@@ -122,3 +122,20 @@ def recalls_figure(results: dict, path: Path, title: str) -> Path:
     fig.savefig(path, bbox_inches="tight")
     plt.close(fig)
     return path
+
+
+def benchmarks_figure(header, lines, path: Path, title: str) -> Path:
+    """The table across benchmarks as a heat map: rows x benchmark metrics, percent, '-' where not run."""
+    grid = np.array([[np.nan if c is None else c[0] for c in line[1:]] for line in lines], dtype=np.float64)
+    fig, ax = plt.subplots(figsize=(3 + 1.1 * len(header[1:]), 1 + 0.45 * len(lines)), dpi=110)
+    ax.imshow(grid, cmap="viridis", vmin=0, vmax=100, aspect="auto")
+    for (r, c), v in np.ndenumerate(grid):
+        ax.text(c, r, "-" if np.isnan(v) else f"{v:.1f}", ha="center", va="center", fontsize=7,
+                color="white" if np.isnan(v) or v < 60 else "black")
+    ax.set_yticks(range(len(lines)), ["\n".join(textwrap.wrap(line[0], 40)) for line in lines], fontsize=7)
+    ax.set_xticks(range(len(header) - 1), ["\n".join(textwrap.wrap(h, 16)) for h in header[1:]], fontsize=7)
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, bbox_inches="tight")
+    plt.close(fig)
+    return path

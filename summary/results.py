@@ -25,6 +25,11 @@ class Result:
         return self.experiment == "experiment4"
 
     @property
+    def benchmark(self) -> str:
+        """The grid benchmark the run scored (results written before --benchmark existed are Winoground's)."""
+        return "retrieval" if self.retrieval else self.results.get("benchmark", "winoground")
+
+    @property
     def experiment(self) -> str:
         return self.results["config"]["experiment"]
 
@@ -68,15 +73,17 @@ def load_result(folder: str | Path) -> Result:
 
 # What summarize.py reads of a Winoground results.json, and of each row in it.
 RESULT_KEYS = ("config", "n_examples", "methods", "comparisons")
-ROW_KEYS = ("label", "higher_is_better", "text", "image", "group", "interval95", "breakdown")
+ROW_KEYS = ("label", "higher_is_better", "interval95", "breakdown")
+# Winoground's rows also carry its three scores; the other benchmarks' rows their official metrics.
+WINOGROUND_KEYS = ("text", "image", "group")
 
 
 def _check(results: dict, records: list[dict], folder: Path) -> None:
     """Refuse results that do not fit together: missing keys, or examples.jsonl of another run."""
     redo = f"run the experiment again with --out {folder}"
     missing = [k for k in RESULT_KEYS if k not in results]
-    missing += [f"methods.{key}.{k}" for key, row in results.get("methods", {}).items() for k in ROW_KEYS
-                if k not in row]
+    keys = ROW_KEYS + (WINOGROUND_KEYS if results.get("benchmark", "winoground") == "winoground" else ())
+    missing += [f"methods.{key}.{k}" for key, row in results.get("methods", {}).items() for k in keys if k not in row]
     if missing:
         raise InputError(f"{folder}/results.json lacks {', '.join(missing[:3])}: it was not written by this code or "
                          f"was edited; {redo}")

@@ -82,6 +82,32 @@ def dataset_rows(results: Sequence[Result]) -> tuple[list[str], list[list]]:
                                                            for r in results)] for key in keys]
 
 
+# --- across benchmarks ----------------------------------------------------------------------------------
+
+# The metrics each benchmark is known by, in the table across benchmarks.
+MAIN_METRICS = {"winoground": ("group", "image"), "sugarcrepe": ("mean",), "aro-vg-relation": ("macro_accuracy",),
+                "aro-vg-attribution": ("macro_accuracy",), "whatsup-a": ("accuracy",), "whatsup-b": ("accuracy",),
+                "mmvp-vlm": ("image",), "colorswap": ("group",), "eqben-mini": ("group",),
+                "naturalbench-retrieval": ("group",)}
+
+
+def benchmark_rows(results: Sequence[Result]) -> tuple[list[str], list[list]]:
+    """Rows x benchmarks: each folder's main metrics (score, low, high); a row a folder lacks is '-'."""
+    columns = [(r, m) for r in results for m in MAIN_METRICS.get(r.benchmark, ())]
+    header = ["Row", *(f"{r.benchmark} {m} ({r.experiment})" for r, m in columns)]
+    keys = list(dict.fromkeys(key for r in results for key in r.methods))
+    lines = []
+    for key in keys:
+        label = next(r.methods[key]["label"] for r in results if key in r.methods)
+        cells = []
+        for r, m in columns:
+            row = r.methods.get(key)
+            value = None if row is None else row.get(m)
+            cells.append(None if value is None else _score(value, row["interval95"][m] or [value, value]))
+        lines.append([f"{key}: {label}", *cells])
+    return header, lines
+
+
 EXPERIMENT_HEADER = ["Row", "Text", "Image", "Group", "Published Image", "Image minus published",
                      "Published in 95% interval"]
 PUBLISHED_HEADER = ["Experiment", "Row", "Image", "Published Image", "Image minus published",

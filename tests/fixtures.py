@@ -374,6 +374,7 @@ def build_all(root: Path) -> dict[str, Path]:
             "blip-itm": build_blip(root / "blip-itm", "itm", seed=2),
             "clip": build_clip(root / "clip"),
             "retrieval": write_retrieval_data(root / "retrieval")["blip"],
+            "benchmarks": write_compositional_data(root / "benchmarks")["sugarcrepe"].parent.parent,
             "mlm": build_roberta(root / "mlm")}
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import runpy
 import subprocess
+import sys
 from pathlib import Path
 
 from fixtures import ROOT
@@ -40,3 +42,28 @@ def table_row(stdout: str, label: str) -> list[str]:
     """The cells of the Markdown table row whose first cell is `label`."""
     line = next(line for line in stdout.splitlines() if line.startswith(f"| {label} |"))
     return [cell.strip() for cell in line.strip("|").split("|")]
+
+
+def run_in_process(script, argv, capsys, expect: int = 0) -> tuple[int, list[int]]:
+    """Run a script's main in this process (no interpreter start, no import cost); returns its exit status and
+    the batch sizes BLIP's vision towers saw. Pass --workers 0: worker processes must not fork from here."""
+    from transformers.models.blip import modeling_blip
+
+    encoded = []
+    forward = modeling_blip.BlipVisionEmbeddings.forward
+
+    def counting(self, pixel_values, *args, **kwargs):
+        encoded.append(pixel_values.shape[0])
+        return forward(self, pixel_values, *args, **kwargs)
+    import pytest
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(modeling_blip.BlipVisionEmbeddings, "forward", counting)
+        patch.setattr(sys, "argv", [script, *map(str, argv)])
+        try:
+            runpy.run_path(str(ROOT / script), run_name="__main__")
+            code = 0
+        except SystemExit as e:
+            code = e.code or 0
+    assert code == expect, capsys.readouterr().err[-2000:]
+    return code, encoded

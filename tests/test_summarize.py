@@ -12,9 +12,11 @@ from html.parser import HTMLParser
 
 import numpy as np
 import pytest
-from fixtures import ROOT
+from fixtures import ROOT, write_compositional_data
 from PIL import Image
-from scripts import env, read_records, table_row, winoground
+from scripts import env, read_records, run_in_process, table_row, winoground
+
+from benchmarks import GRIDS
 
 
 @pytest.fixture(scope="module")
@@ -278,3 +280,50 @@ def test_retrieval_images_that_cannot_be_read_still_give_tables_and_figure(reran
     assert len(errors) == 1 and "cannot be read" in errors[0]
     assert (folder / "recalls.png").exists() and not (folder / "queries.html").exists()
     assert "| itm: ITM match logit" in done.stdout
+
+
+# --- the other grid benchmarks ---------------------------------------------------------------------------
+
+def test_grid_benchmarks_tables_pages_and_the_table_across_benchmarks(finished, blip_paths, tmp_path, capsys):
+    data = write_compositional_data(tmp_path / "data")
+    folders = {}
+    for name, flags in (("sugarcrepe", ["--data", data["sugarcrepe"], "--image-root", data["sugarcrepe_images"]]),
+                        ("whatsup-a", ["--data", data["whatsup"]])):
+        folders[name] = tmp_path / name
+        run_in_process("experiment1.py", ["--benchmark", name, *flags, "--clm-model", blip_paths["clm"], "--itm-model",
+                                          blip_paths["itm"], "--device", "cpu", "--workers", "0", "--out",
+                                          folders[name]], capsys)
+    capsys.readouterr()
+    run_in_process("summarize.py", [*folders.values(), finished / "experiment1"], capsys)
+    out = capsys.readouterr().out
+    for name, folder in folders.items():
+        results = json.loads((folder / "results.json").read_text())
+        section = out.split(f"## experiment1 ({folder}")[1].split("## ")[0]
+        primary = GRIDS[name].primary
+        for row in results["methods"].values():
+            low, high = row["interval95"][primary]
+            assert table_row(section, row["label"])[1] == f"{row[primary]:.2f} [{low:.2f}, {high:.2f}]"
+        page = Page()
+        page.feed((folder / "examples.html").read_text())
+        page.close()
+        records = read_records(folder)
+        assert page.open == [] and sorted(page.ids) == sorted(r["id"] for r in records)
+        assert len(page.images) == len(records) * GRIDS[name].shape[0]
+        filters = json.loads(page.scripts["filters"])
+        for comparison in results["comparisons"]:  # recomputed: caption 0 strictly best on the image
+            a, b = comparison["a"], comparison["b"]
+            right = {key: {r["id"] for r in records if all(
+                (r[key]["c0_i0"] > r[key][f"c{c}_i0"]) == results["methods"][key]["higher_is_better"] and
+                r[key]["c0_i0"] != r[key][f"c{c}_i0"] for c in range(1, GRIDS[name].shape[1]))} for key in (a, b)}
+            assert set(filters[f"{a} right, {b} wrong"]) == right[a] - right[b]
+    across = out.split("## Every row on every benchmark, main metrics with 95% intervals")[1]
+    header = across.strip().splitlines()[0]
+    assert "sugarcrepe mean (experiment1)" in header and "whatsup-a accuracy (experiment1)" in header
+    assert "winoground group (experiment1)" in header
+    itm = json.loads((folders["whatsup-a"] / "results.json").read_text())["methods"]["itm"]
+    cells = table_row(across, f"itm: {itm['label']}")
+    column = header.strip("|").split("|").index(" whatsup-a accuracy (experiment1) ")
+    assert cells[column] == f"{itm['accuracy']:.2f} [{itm['interval95']['accuracy'][0]:.2f}, " \
+                            f"{itm['interval95']['accuracy'][1]:.2f}]"
+    with Image.open(tmp_path / "benchmarks.png") as image:
+        assert np.asarray(image.convert("L")).std() > 10

@@ -29,7 +29,11 @@ def _load(name, paths, limit=None):
     return GRIDS[name].load(str(paths[key]), None if root is None else str(root), limit)
 
 
-@pytest.mark.parametrize("name", [n for n in GRIDS if n != "whatsup-b"])
+# Winoground has its own tests (test_winoground.py); What'sUp B shares A's loader.
+COMPOSITIONAL = [n for n in GRIDS if n not in ("winoground", "whatsup-b")]
+
+
+@pytest.mark.parametrize("name", COMPOSITIONAL)
 def test_every_loader_reads_its_official_layout(data_paths, name):
     data = _load(name, data_paths)
     images, captions = GRIDS[name].shape
@@ -84,6 +88,8 @@ def test_mmvp_pairs_statements_and_images_as_the_official_script(data_paths):
 
 def test_missing_data_names_what_to_download(tmp_path):
     for name, grid in GRIDS.items():
+        if grid.default_source:  # without --data these read their hub copy (tested below)
+            continue
         with pytest.raises(InputError, match="download|needed") as e:
             grid.load(None)
         assert "--data" in str(e.value) and "\n" not in str(e.value), name
@@ -170,3 +176,52 @@ def test_mmvp_scores_pairs_by_image_and_averages_categories():
 def test_two_by_two_sets_use_winoground_scores(name):
     scores = np.array([[[0.9, 0.1], [0.2, 0.8]], [[0.9, 0.8], [0.2, 0.7]]])  # both right; image only
     assert GRIDS[name].metrics(scores, True, {}) == {"text": 50.0, "image": 100.0, "group": 50.0}
+
+
+class FolderHub:
+    """Stands in for the hub: a repo's files are the files of a local folder."""
+
+    def __init__(self, repo: str, folder: Path):
+        self.repo, self.folder = repo, folder
+
+    def list_files(self, repo_id, revision):
+        assert repo_id == self.repo
+        return [] if revision else sorted(p.relative_to(self.folder).as_posix() for p in self.folder.rglob("*")
+                                          if p.is_file())
+
+    def download(self, repo_id, filename, revision):
+        return str(self.folder / filename)
+
+
+def test_mmvp_reads_its_hub_copy(data_paths):
+    from benchmarks import mmvp
+
+    local = _load("mmvp-vlm", data_paths)
+    hub = mmvp.load("MMVP/MMVP_VLM", hub=FolderHub("MMVP/MMVP_VLM", data_paths["mmvp"]))
+    assert hub["caption_0"] == local["caption_0"] and hub["caption_1"] == local["caption_1"]
+    assert [r["image_0"]["path"] for r in hub] == [r["image_0"]["path"] for r in local]
+
+
+def test_colorswap_reads_the_parquet_of_its_hub_copy(data_paths, tmp_path):
+    import datasets
+
+    from benchmarks import colorswap
+
+    entries = json.loads((data_paths["colorswap"] / "test.json").read_text())
+    folder = tmp_path / "hub"
+    (folder / "data").mkdir(parents=True)
+    table = datasets.Dataset.from_dict(
+        {"id": [e["id"] for e in entries], "caption_1": [e["caption_1"] for e in entries],
+         "caption_2": [e["caption_2"] for e in entries],
+         **{k: [{"bytes": (data_paths["colorswap"] / "images" / e[k]).read_bytes(), "path": None} for e in entries]
+            for k in ("image_1", "image_2")}},
+        features=datasets.Features({"id": datasets.Value("int64"), "caption_1": datasets.Value("string"),
+                                    "caption_2": datasets.Value("string"), "image_1": datasets.Image(),
+                                    "image_2": datasets.Image()}))
+    table.to_parquet(str(folder / "data" / "test-00000.parquet"))
+    hub = colorswap.load("stanfordnlp/colorswap", hub=FolderHub("stanfordnlp/colorswap", folder))
+    local = _load("colorswap", data_paths)
+    assert list(hub["id"]) == list(local["id"]) and hub["caption_1"] == local["caption_1"]
+    check_grid_images(hub, 2)
+    for row, entry in zip(hub, entries):
+        assert row["image_1"]["bytes"] == (data_paths["colorswap"] / "images" / entry["image_2"]).read_bytes()

@@ -18,7 +18,7 @@ from scripts import read_records, run
 import scoring
 from benchmarks.winoground import COLUMNS, load_winoground
 from common.errors import InputError
-from evaluation.batches import Batch, winoground_batches
+from evaluation.batches import Batch, grid_batches
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +28,7 @@ def scorers(blip_paths, clip_path):
 
 def _batches(data, scorers, workers, ranges=(range(0, 3), range(3, 6), range(6, 7))):
     preprocessors = {type(s).__name__: s.preprocess for s in scorers}
-    return list(winoground_batches(data, list(ranges), preprocessors, workers))
+    return list(grid_batches(data, list(ranges), preprocessors, workers))
 
 
 def test_worker_count_changes_nothing(winoground_dir, scorers):

@@ -1,7 +1,8 @@
-"""What every Winoground experiment script shares: set-up from its flags, the resumable scoring loop,
-and the final report. A script keeps only its own idea: its rows and which texts each model scores.
+"""What every grid experiment script shares: set-up from its flags, the resumable scoring loop over a
+benchmark's grids (Winoground by default, any of benchmarks.GRIDS with --benchmark), and the final report.
+A script keeps only its own idea: its rows and which texts each model scores.
 
-    run = WinogroundRun(args, "experiment1")     # flags checked, data read, run bound to data and models
+    run = GridRun(args, "experiment1")           # flags checked, data read, run bound to data and models
     if run.already_finished():                   # same inputs as a finished run: its table, nothing loaded
         return
     itm = run.load_scorer("itm", args.itm_model, "contrastive")
@@ -18,25 +19,30 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import time
 from typing import Callable, Mapping, Sequence
 
+import datasets
 import torch
 from tqdm import tqdm
 
+from benchmarks import GRIDS
+from benchmarks.data import data_fingerprint
 from benchmarks.reference import Reference
-from benchmarks.winoground import PUBLISHED_FAMILIES, check_winoground_images, load_winoground, winoground_fingerprint
+from benchmarks.winoground import PUBLISHED_FAMILIES
 from common.errors import InputError
 from common.fingerprints import checkpoint_fingerprint
-from evaluation.batches import Batch, preprocess_key, winoground_batches
+from evaluation.batches import Batch, grid_batches, preprocess_key
 from evaluation.cli import Interrupted, run_config, validate
-from evaluation.records import count_without_swap
+from evaluation.records import count_without_swap, example_records
 from evaluation.rows import Row, T, Term
 from evaluation.runs import RunLog, lock_folder, split_on_oom
 from perturb.swap import IMPROVED, PUBLISHED, SEARCHES, Swap, SwapCache, find_swaps, load_mlm
-from reports.winoground import read_results, report_run, tables
+from reports import grids, winoground
+from reports.winoground import read_results, report_run
 from scoring import FAMILIES, Scorer, load_scorer
-from scoring.batching import DTYPES, grid_pairs, grid_texts
+from scoring.batching import DTYPES
 
 
 def model_flags(args: argparse.Namespace) -> dict[str, str]:
@@ -44,16 +50,19 @@ def model_flags(args: argparse.Namespace) -> dict[str, str]:
     return {k: v for k, v in vars(args).items() if k.endswith("_model") and v}
 
 
-class WinogroundRun:
-    """One experiment's run: its data, device, output folder, loaded checkpoints and timer."""
+class GridRun:
+    """One experiment's run on a grid benchmark: its data, device, output folder, loaded checkpoints and timer."""
 
     def __init__(self, args: argparse.Namespace, experiment: str):
         validate(args)
         self.args, self.experiment = args, experiment
+        self.grid = GRIDS[args.benchmark]
         self.start = time.time()
         self.device, self.dtype = torch.device(args.device), DTYPES[args.dtype]
-        self.data = load_winoground(args.data, args.limit, check=False)
-        fingerprints = {"data": winoground_fingerprint(self.data),
+        self.data = self.grid.load(args.data or self.grid.default_source, args.image_root, args.limit)
+        images, self.n_captions = self.grid.shape
+        self.image_columns = [f"image_{i}" for i in range(images)]
+        fingerprints = {"data": data_fingerprint(self.data, self.image_columns),
                         **{k: checkpoint_fingerprint(v) for k, v in model_flags(args).items()}}
         self.lock = lock_folder(args.out)
         self.log = RunLog(args.out, {**run_config(args, experiment), "fingerprints": fingerprints})
@@ -66,14 +75,15 @@ class WinogroundRun:
         if self.log.finished:
             self._print(read_results(self.log.out_dir), "printed from its results.json; nothing was recomputed")
             return True
-        check_winoground_images(self.data)
+        self.grid.check(self.data)
         return False
 
     def load_scorer(self, role: str, name_or_path: str, head: str) -> Scorer:
         """Load a checkpoint for a role ("itm", "clm"), checking that it has `head` and reads every caption."""
         scorer = load_scorer(name_or_path, head, self.device, self.dtype)
-        captions = [(ex["id"], c, ex[f"caption_{c}"]) for ex in self.data.select_columns(
-            ["id", "caption_0", "caption_1"]) for c in (0, 1)]
+        columns = [f"caption_{c}" for c in range(self.n_captions)]
+        captions = [(ex["id"], c, ex[f"caption_{c}"]) for ex in self.data.select_columns(["id", *columns])
+                    for c in range(self.n_captions)]
         too_long = scorer.too_long([text for _, _, text in captions])
         if too_long:
             example, c, text = captions[too_long[0]]
@@ -94,7 +104,8 @@ class WinogroundRun:
         for row in rows:
             scorers = [self.scorers[t.model] for t in row.terms]
             if all(t.head in s.heads for t, s in zip(row.terms, scorers)):
-                published = row.published_image if scorers[0].family in PUBLISHED_FAMILIES else None
+                published = row.published_image if (scorers[0].family in PUBLISHED_FAMILIES
+                                                    and self.grid.name == "winoground") else None
                 computable.append(dataclasses.replace(row, label=row.label.format(model=scorers[0].display_name),
                                                       published_image=published))
         return computable
@@ -113,11 +124,16 @@ class WinogroundRun:
         --workers processes while the model scores the batch before. Ctrl-C ends the run with one line
         saying how much is saved.
         """
-        pending = self.log.pending_batches(self.data, self.args.batch_size)
+        # Examples that share an image (SugarCrepe's COCO images) are batched together: it is encoded once.
+        first_images = self.data.cast_column("image_0", datasets.Image(decode=False))["image_0"]
+        boxes = self.data["box_0"] if "box_0" in self.data.column_names else [None] * len(self.data)
+        keys = [(im["path"] or hashlib.blake2b(im["bytes"]).hexdigest(), tuple(box) if box else None)
+                for im, box in zip(first_images, boxes)]
+        pending = self.log.pending_batches(self.data, self.args.batch_size, keys)
         done = len(self.data) - sum(map(len, pending))
         preprocessors = {preprocess_key(s): s.preprocess for s in self.scorers.values()}
-        batches = winoground_batches(self.data, pending, preprocessors, self.args.workers,
-                                     pin_memory=self.device.type == "cuda")
+        batches = grid_batches(self.data, pending, preprocessors, self.args.workers,
+                               pin_memory=self.device.type == "cuda", n_images=len(self.image_columns))
         try:
             with tqdm(total=len(self.data), initial=done, unit="example") as bar:
                 for batch in batches:
@@ -131,11 +147,17 @@ class WinogroundRun:
         """Every example's record, in data order (examples.jsonl is rewritten in that order)."""
         return self.log.finish(self.data["id"])
 
+    def records(self, examples: Sequence[dict], scores: Mapping[str, torch.Tensor],
+                swaps: Mapping[str, Sequence[Swap]] | None = None) -> list[dict]:
+        """examples.jsonl records of a batch, with the benchmark's grouping fields (evaluation/records.py)."""
+        return example_records(examples, scores, swaps, self.grid.fields)
+
     def report(self, records: Sequence[dict], rows: Sequence[Row], references: Sequence[Reference] = (),
                comparisons: Sequence[tuple[str, str]] = ()) -> None:
         """Write results.json and print the tables, the checkpoint behind each row, notes and wall time.
 
-        Where the run searched T', results.json also says how many captions had nothing to swap.
+        `references` are Winoground's quoted rows; other benchmarks quote their own (benchmarks/). Where the
+        run searched T', results.json also says how many captions had nothing to swap.
         """
         keys = {row.key for row in rows}
         comparisons = [(a, b) for a, b in comparisons if a in keys and b in keys]
@@ -144,17 +166,22 @@ class WinogroundRun:
         extra = {"models": models}
         if self.mlm is not None:
             extra["captions_without_swap"] = count_without_swap(records)
-        report_run(self.log.out_dir, self.log.config, records, rows, references, comparisons, extra=extra)
+        if self.grid.name == "winoground":
+            report_run(self.log.out_dir, self.log.config, records, rows, references, comparisons, extra=extra)
+        else:
+            grids.report_grid(self.log.out_dir, self.log.config, records, rows, self.grid, comparisons, extra=extra)
         self._print(read_results(self.log.out_dir))
 
     def _print(self, results: Mapping, note: str = "") -> None:
         number = self.experiment.removeprefix("experiment")
-        print(f"\nExperiment {number} on {results['n_examples']} Winoground examples ({self.args.data})"
+        name = "Winoground" if self.grid.name == "winoground" else self.grid.name
+        data = self.args.data or self.grid.default_source
+        print(f"\nExperiment {number} on {results['n_examples']} {name} examples ({data})"
               + (f": {note}" if note else ""))
         for role, m in results["models"].items():
             name = FAMILIES[m["family"]].display_name
             print(f"- rows {', '.join(m['rows'])}: --{role}-model {m['name_or_path']} ({name}, {m['family']})")
-        print(f"\n{tables(results)}")
+        print(f"\n{(winoground.tables if self.grid.name == 'winoground' else grids.tables)(results)}")
         no_swap = results.get("captions_without_swap")
         if no_swap:
             print(f"\nCaptions with nothing to swap (T' = T): {no_swap[PUBLISHED]} published, "
@@ -162,17 +189,23 @@ class WinogroundRun:
         print(f"\nResults in {self.log.out_dir}; wall time {time.time() - self.start:.1f} s")
 
 
-def term_scores(scorer: Scorer, role: str, features, captions: Sequence[str], heads: Sequence[str],
+def term_scores(scorer: Scorer, role: str, features, batch: Batch, heads: Sequence[str],
                 swapped: Mapping[str, Sequence[str]] | None = None) -> dict[Term, torch.Tensor]:
-    """Every head's scores of the captions (T) and of each T' in `swapped` (search -> one T' per caption).
+    """Every head's scores of the batch's captions (T) and of each T' in `swapped` (search -> one T' per caption).
 
-    One model call scores all of them against the batch's images: per example, the texts are caption_0,
-    caption_1, then each search's two T', each against both of the example's images. Each term's scores
-    have shape (n_examples, 2, 2), indexed [example, caption, image].
+    One model call scores all of them against the batch's images: per example, its captions, then each
+    search's T' of them, each against each of the example's images (pairs index into the batch's distinct
+    images). Each term's scores have shape (n_examples, captions, images), indexed [example, caption, image].
     """
     swapped = dict(swapped or {})
-    texts = [T, *swapped]
-    t, i = grid_pairs(len(captions) // 2, 2 * len(texts))
-    scores = scorer.score_heads(features, grid_texts(captions, *swapped.values()), t, i, heads)
-    return {Term(role, head, text): scores[head].view(-1, len(texts), 2, 2)[:, k]
+    texts, captions = [T, *swapped], batch.captions
+    n_examples, n_images = batch.image_of.shape
+    n_captions = len(captions) // n_examples
+    per_example = n_captions * len(texts)
+    all_texts = [text for n in range(n_examples) for variant in (captions, *swapped.values())
+                 for text in variant[n * n_captions:(n + 1) * n_captions]]
+    t = torch.arange(n_examples * per_example).view(n_examples, per_example, 1).expand(-1, -1, n_images)
+    i = batch.image_of.view(n_examples, 1, n_images).expand(-1, per_example, -1)
+    scores = scorer.score_heads(features, all_texts, t.reshape(-1), i.reshape(-1), heads)
+    return {Term(role, head, text): scores[head].view(n_examples, len(texts), n_captions, n_images)[:, k]
             for head in heads for k, text in enumerate(texts)}
