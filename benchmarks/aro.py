@@ -18,7 +18,7 @@ from pathlib import Path
 import datasets
 import numpy as np
 
-from benchmarks.grids import captions_of, entry_field, grid_dataset, local_image, option_correct, percent, read_json
+from benchmarks.grids import captions_of, entry_field, grid_dataset, local_image, option_correct, percent, read_list
 from common.errors import InputError
 
 SHAPE = (1, 2)
@@ -61,13 +61,7 @@ SYMMETRIC = frozenset([
 
 def load(kind: str, source: str | None, image_root: str | None = None, limit: int | None = None) -> datasets.Dataset:
     """VG-Relation (kind "relation") or VG-Attribution ("attribution"), in file order."""
-    if not source:
-        raise InputError(f"ARO has no hub copy this loader reads: download {DOWNLOAD}")
-    path = Path(source).expanduser()
-    path = path / FILES[kind] if path.is_dir() else path
-    entries = read_json(path, f"ARO's {FILES[kind]} is {FORMAT}; download {DOWNLOAD}")
-    if not isinstance(entries, list):
-        raise InputError(f"{path} is not a JSON list: ARO's files are {FORMAT}")
+    path, entries = read_list(source, FILES[kind], "ARO", FORMAT, DOWNLOAD)
     root = Path(image_root).expanduser() if image_root else path.parent / "images"
     rows = []
     for n, entry in enumerate(entries[:limit]):

@@ -15,7 +15,7 @@ import datasets
 import numpy as np
 
 from benchmarks.data import check_unique
-from benchmarks.grids import captions_of, grid_dataset, read_json, two_by_two
+from benchmarks.grids import captions_of, grid_dataset, read_list, two_by_two
 from benchmarks.hub import PARQUET_CONVERSION, Hub, HuggingFaceHub
 from benchmarks.winoground import correct, percentages
 from common.errors import InputError, first_line
@@ -36,8 +36,7 @@ def load(source: str | None = DEFAULT_SOURCE, image_root: str | None = None, lim
     path = Path(source).expanduser()
     if not (path.exists() or source.startswith((".", "/", "~")) or source.endswith(".json")):
         return _from_hub(source, limit, hub or HuggingFaceHub())
-    path = path / FILE if path.is_dir() else path
-    entries = read_json(path, f"ColorSwap's {FILE} is {FORMAT}; download {DOWNLOAD}")
+    path, entries = read_list(str(path), FILE, "ColorSwap", FORMAT, DOWNLOAD)
     return two_by_two(path, entries, ("caption_1", "caption_2", "image_1", "image_2"), image_root, limit, FORMAT,
                       id_key="id")
 

@@ -8,14 +8,11 @@ images/ (or --image-root).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import datasets
 import numpy as np
 
-from benchmarks.grids import read_json, two_by_two
+from benchmarks.grids import read_list, two_by_two
 from benchmarks.winoground import correct, percentages
-from common.errors import InputError
 
 SHAPE = (2, 2)
 PRIMARY = "group"
@@ -26,11 +23,7 @@ FORMAT = '[{"image0", "image1", "caption0", "caption1"}]'
 
 
 def load(source: str | None, image_root: str | None = None, limit: int | None = None) -> datasets.Dataset:
-    if not source:
-        raise InputError(f"EqBen_Mini's files are needed: download {DOWNLOAD}")
-    path = Path(source).expanduser()
-    path = path / FILE if path.is_dir() else path
-    entries = read_json(path, f"EqBen_Mini's {FILE} is {FORMAT}; download {DOWNLOAD}")
+    path, entries = read_list(source, FILE, "EqBen_Mini", FORMAT, DOWNLOAD)
     return two_by_two(path, entries, ("caption0", "caption1", "image0", "image1"), image_root, limit, FORMAT)
 
 

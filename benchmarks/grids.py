@@ -67,6 +67,19 @@ def read_json(path: Path, what: str):
         raise InputError(f"cannot read {path} as UTF-8 JSON ({type(e).__name__}): {what}") from None
 
 
+def read_list(source: str | None, file: str, name: str, fmt: str, download: str) -> tuple[Path, list]:
+    """A benchmark's annotation list: `source` is the file or the folder holding `file`; none is one line that
+    says what to download."""
+    if not source:
+        raise InputError(f"{name} needs its release files: download {download}")
+    path = Path(source).expanduser()
+    path = path / file if path.is_dir() else path
+    entries = read_json(path, f"{name}'s {file} is {fmt}; download {download}")
+    if not isinstance(entries, list):
+        raise InputError(f"{path} is not a JSON list: {name}'s {file} is {fmt}")
+    return path, entries
+
+
 def entry_field(entry, key: str, where: str, fmt: str):
     """entry[key], with one line naming the entry when the entry is not an object or lacks the field."""
     if not isinstance(entry, dict) or key not in entry:
@@ -132,12 +145,10 @@ def find_image(folder: Path, image_root: Path | None, value: str, where: str) ->
                      f"folder that holds the images with --image-root")
 
 
-def two_by_two(path: Path, entries, keys: tuple[str, str, str, str], image_root: str | None, limit: int | None,
-               fmt: str, id_key: str | None = None) -> datasets.Dataset:
+def two_by_two(path: Path, entries: list, keys: tuple[str, str, str, str], image_root: str | None,
+               limit: int | None, fmt: str, id_key: str | None = None) -> datasets.Dataset:
     """A 2 x 2 benchmark from a JSON list whose entries name (caption 0, caption 1, image 0, image 1) by `keys`;
     caption k belongs to image k."""
-    if not isinstance(entries, list):
-        raise InputError(f"{path} is not a JSON list: the file is {fmt}")
     root = Path(image_root).expanduser() if image_root else None
     rows = []
     for n, entry in enumerate(entries[:limit]):

@@ -7,14 +7,11 @@ belonging to image k, with the images in `images/` beside it (or --image-root).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import datasets
 import numpy as np
 
-from benchmarks.grids import read_json, two_by_two
+from benchmarks.grids import read_list, two_by_two
 from benchmarks.winoground import correct, percentages
-from common.errors import InputError
 
 SHAPE = (2, 2)
 PRIMARY = "group"
@@ -25,11 +22,7 @@ FORMAT = '[{"index", "image_0", "image_1", "caption_0", "caption_1"}]'
 
 
 def load(source: str | None, image_root: str | None = None, limit: int | None = None) -> datasets.Dataset:
-    if not source:
-        raise InputError(f"NaturalBench-Retrieval's files are needed: download {DOWNLOAD}")
-    path = Path(source).expanduser()
-    path = path / FILE if path.is_dir() else path
-    entries = read_json(path, f"NaturalBench-Retrieval's {FILE} is {FORMAT}; download {DOWNLOAD}")
+    path, entries = read_list(source, FILE, "NaturalBench-Retrieval", FORMAT, DOWNLOAD)
     return two_by_two(path, entries, ("caption_0", "caption_1", "image_0", "image_1"), image_root, limit, FORMAT,
                       id_key="index")
 

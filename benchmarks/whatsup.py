@@ -19,7 +19,7 @@ from pathlib import Path
 import datasets
 import numpy as np
 
-from benchmarks.grids import captions_of, entry_field, find_image, grid_dataset, option_correct, percent, read_json
+from benchmarks.grids import captions_of, entry_field, find_image, grid_dataset, option_correct, percent, read_list
 from common.errors import InputError
 
 SHAPE = (1, 4)
@@ -42,13 +42,7 @@ def group_and_slot(image_path: str) -> tuple[str, str]:
 def load(subset: str, source: str | None, image_root: str | None = None, limit: int | None = None
          ) -> datasets.Dataset:
     """Subset "a" or "b", in file order."""
-    if not source:
-        raise InputError(f"What'sUp has no hub copy this loader reads: download {DOWNLOAD}")
-    path = Path(source).expanduser()
-    path = path / FILES[subset] if path.is_dir() else path
-    entries = read_json(path, f"What'sUp's {FILES[subset]} is {FORMAT}; download {DOWNLOAD}")
-    if not isinstance(entries, list):
-        raise InputError(f"{path} is not a JSON list: What'sUp's files are {FORMAT}")
+    path, entries = read_list(source, FILES[subset], "What'sUp", FORMAT, DOWNLOAD)
     root = Path(image_root).expanduser() if image_root else None
     rows = []
     for n, entry in enumerate(entries[:limit]):
