@@ -139,6 +139,17 @@ def write_compositional_data(root: Path) -> dict[str, Path]:
                             "caption_options": [f"a {a} {slot.replace('_', ' ')} a {b}",
                                                 *(f"a {a} {w} a {b}" for w in others)]})
     (whatsup / "data" / "controlled_images_dataset.json").write_text(json.dumps(entries))
+    (whatsup / "data" / "controlled_clevr").mkdir(exist_ok=True)
+    clevr = []
+    for a, b in (("cube", "sphere"),):
+        for slot in ("left_of", "right_of", "in-front_of", "behind"):
+            name = f"{a}_{slot}_{b}.png"
+            draw_image(len(clevr) + 12, 1).convert("RGB").save(whatsup / "data" / "controlled_clevr" / name)
+            words = {"left_of": "left of", "right_of": "right of", "in-front_of": "in front of", "behind": "behind"}
+            others = [w for s2, w in words.items() if s2 != slot]
+            clevr.append({"image_path": f"data/controlled_clevr/{name}",
+                          "caption_options": [f"a {a} {words[slot]} a {b}", *(f"a {a} {w} a {b}" for w in others)]})
+    (whatsup / "data" / "controlled_clevr_dataset.json").write_text(json.dumps(clevr))
     paths["whatsup"] = whatsup / "data"
 
     mmvp = root / "mmvp"

@@ -15,7 +15,8 @@ from transformers import BlipForConditionalGeneration, BlipForImageTextRetrieval
 from benchmarks import GRIDS
 
 DATA = {"sugarcrepe": "sugarcrepe", "aro-vg-relation": "aro", "aro-vg-attribution": "aro", "whatsup-a": "whatsup",
-        "mmvp-vlm": "mmvp", "colorswap": "colorswap", "eqben-mini": "eqben", "naturalbench-retrieval": "naturalbench"}
+        "whatsup-b": "whatsup", "mmvp-vlm": "mmvp", "colorswap": "colorswap", "eqben-mini": "eqben",
+        "naturalbench-retrieval": "naturalbench"}
 
 
 @pytest.fixture(scope="module")

@@ -22,15 +22,15 @@ def data_paths(tmp_path_factory) -> dict[str, Path]:
 
 
 def _load(name, paths, limit=None):
-    key = {"sugarcrepe": "sugarcrepe", "aro-vg-relation": "aro", "aro-vg-attribution": "aro",
-           "whatsup-a": "whatsup", "mmvp-vlm": "mmvp", "colorswap": "colorswap", "eqben-mini": "eqben",
+    key = {"sugarcrepe": "sugarcrepe", "aro-vg-relation": "aro", "aro-vg-attribution": "aro", "whatsup-a": "whatsup",
+           "whatsup-b": "whatsup", "mmvp-vlm": "mmvp", "colorswap": "colorswap", "eqben-mini": "eqben",
            "naturalbench-retrieval": "naturalbench"}[name]
     root = paths["sugarcrepe_images"] if name == "sugarcrepe" else None
     return GRIDS[name].load(str(paths[key]), None if root is None else str(root), limit)
 
 
-# Winoground has its own tests (test_winoground.py); What'sUp B shares A's loader.
-COMPOSITIONAL = [n for n in GRIDS if n not in ("winoground", "whatsup-b")]
+# Winoground has its own tests (test_winoground.py).
+COMPOSITIONAL = [n for n in GRIDS if n != "winoground"]
 
 
 @pytest.mark.parametrize("name", COMPOSITIONAL)
@@ -160,6 +160,17 @@ def test_whatsup_pair_and_set_accuracy_group_by_file_name():
     out = GRIDS["whatsup-a"].metrics(_one_by_n(right, n=4), True, {"group": np.array(groups), "slot": np.array(slots)})
     # pairs: left+right and on+under of the first group, on+under of the second: 3 of 8 / 2; sets: 1 of 8 / 4
     assert out == {"accuracy": 87.5, "pair_accuracy": 75.0, "set_accuracy": 50.0}
+
+
+def test_whatsup_b_pairs_left_right_and_front_behind():
+    from benchmarks.whatsup import group_and_slot
+
+    names = [f"cube_{slot}_sphere.png" for slot in ("left_of", "right_of", "in-front_of", "behind")]
+    groups, slots = zip(*(group_and_slot(n) for n in names))
+    assert set(groups) == {"cube|spher"} and slots == ("left", "right", "in-front", "behind")  # [:-5] as upstream
+    out = GRIDS["whatsup-b"].metrics(_one_by_n([False, True, True, True], n=4), True,
+                                     {"group": np.array(groups), "slot": np.array(slots)})
+    assert out == {"accuracy": 75.0, "pair_accuracy": 50.0, "set_accuracy": 0.0}  # only in-front + behind
 
 
 def test_mmvp_scores_pairs_by_image_and_averages_categories():
