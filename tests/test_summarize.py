@@ -5,10 +5,14 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
+import runpy
 import shutil
 import subprocess
 import sys
+from contextlib import redirect_stderr, redirect_stdout
 from html.parser import HTMLParser
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -31,8 +35,19 @@ def finished(cli, tmp_path_factory):
 
 
 def _summarize(*args, cwd=ROOT):
-    return subprocess.run([sys.executable, str(ROOT / "summarize.py"), *map(str, args)], cwd=cwd, env=env(),
-                          capture_output=True, text=True, timeout=600)
+    """summarize.py in this process (it loads no model, so nothing is lost): its exit status and output."""
+    out, err, here = io.StringIO(), io.StringIO(), os.getcwd()
+    os.chdir(cwd)
+    try:
+        with pytest.MonkeyPatch.context() as patch, redirect_stdout(out), redirect_stderr(err):
+            patch.setattr(sys, "argv", ["summarize.py", *map(str, args)])
+            runpy.run_path(str(ROOT / "summarize.py"), run_name="__main__")
+        code = 0
+    except SystemExit as e:
+        code = e.code or 0
+    finally:
+        os.chdir(here)
+    return SimpleNamespace(returncode=code, stdout=out.getvalue(), stderr=err.getvalue())
 
 
 class Page(HTMLParser):
