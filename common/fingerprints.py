@@ -46,7 +46,9 @@ def checkpoint_fingerprint(name_or_path: str) -> str:
     """The identity of a checkpoint's content: a folder's files' digest, or the hub commit of a hub id."""
     folder = Path(name_or_path).expanduser()
     if folder.is_dir():
-        files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
+        # Hidden files and folders (.cache/ of a hub download into a folder, editor and OS files) are not content.
+        files = sorted(p for p in folder.rglob("*") if p.is_file()
+                       and not any(part.startswith(".") for part in p.relative_to(folder).parts))
         return "files:" + digest([[p.relative_to(folder).as_posix(), file_digest(p)] for p in files])
     return "hub:" + hub_commit(name_or_path)
 
