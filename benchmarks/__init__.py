@@ -43,12 +43,8 @@ def _winoground(source, image_root=None, limit=None):
     return winoground.load_winoground(source or winoground.DEFAULT_SOURCE, limit, check=False)
 
 
-def _winoground_metrics(scores, higher_is_better, fields=None):
-    return winoground.percentages(winoground.correct(scores, higher_is_better))
-
-
 GRIDS = {g.name: g for g in [
-    Grid("winoground", (2, 2), _winoground, _winoground_metrics, "group", ("tag", "secondary_tag", "num_main_preds"),
+    Grid("winoground", (2, 2), _winoground, winoground.metrics, "group", ("tag", "secondary_tag", "num_main_preds"),
          default_source=winoground.DEFAULT_SOURCE, check_images=winoground.check_winoground_images),
     Grid("sugarcrepe", sugarcrepe.SHAPE, sugarcrepe.load, sugarcrepe.metrics, sugarcrepe.PRIMARY, sugarcrepe.FIELDS,
          sugarcrepe.REFERENCES),

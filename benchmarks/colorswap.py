@@ -12,12 +12,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import datasets
-import numpy as np
 
 from benchmarks.data import check_unique
 from benchmarks.grids import captions_of, grid_dataset, read_list, two_by_two
 from benchmarks.hub import PARQUET_CONVERSION, Hub, HuggingFaceHub
-from benchmarks.winoground import correct, percentages
+from benchmarks.winoground import metrics as metrics  # Winoground's Text / Image / Group
 from common.errors import InputError, first_line
 
 SHAPE = (2, 2)
@@ -67,10 +66,6 @@ def _from_hub(repo: str, limit: int | None, hub: Hub) -> datasets.Dataset:
                      "images": [{"bytes": row[k]["bytes"], "path": None} for k in ("image_1", "image_2")]})
     check_unique([r["id"] for r in rows], repo, "example ids", "give each example its own id")
     return grid_dataset(rows, 2, 2)
-
-
-def metrics(scores: np.ndarray, higher_is_better: bool, fields=None) -> dict[str, float]:
-    return percentages(correct(scores, higher_is_better))
 
 
 REFERENCES: dict = {}

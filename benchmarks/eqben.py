@@ -9,10 +9,9 @@ images/ (or --image-root).
 from __future__ import annotations
 
 import datasets
-import numpy as np
 
 from benchmarks.grids import read_list, two_by_two
-from benchmarks.winoground import correct, percentages
+from benchmarks.winoground import metrics as metrics  # Winoground's Text / Image / Group
 
 SHAPE = (2, 2)
 PRIMARY = "group"
@@ -25,10 +24,6 @@ FORMAT = '[{"image0", "image1", "caption0", "caption1"}]'
 def load(source: str | None, image_root: str | None = None, limit: int | None = None) -> datasets.Dataset:
     path, entries = read_list(source, FILE, "EqBen_Mini", FORMAT, DOWNLOAD)
     return two_by_two(path, entries, ("caption0", "caption1", "image0", "image1"), image_root, limit, FORMAT)
-
-
-def metrics(scores: np.ndarray, higher_is_better: bool, fields=None) -> dict[str, float]:
-    return percentages(correct(scores, higher_is_better))
 
 
 # BLIP ITM on the full EqBen (VisualGPTScore, Lin et al., ICML 2024): text 26.1, image 20.3.

@@ -8,10 +8,9 @@ belonging to image k, with the images in `images/` beside it (or --image-root).
 from __future__ import annotations
 
 import datasets
-import numpy as np
 
 from benchmarks.grids import read_list, two_by_two
-from benchmarks.winoground import correct, percentages
+from benchmarks.winoground import metrics as metrics  # Winoground's Text / Image / Group
 
 SHAPE = (2, 2)
 PRIMARY = "group"
@@ -25,10 +24,6 @@ def load(source: str | None, image_root: str | None = None, limit: int | None = 
     path, entries = read_list(source, FILE, "NaturalBench-Retrieval", FORMAT, DOWNLOAD)
     return two_by_two(path, entries, ("caption_0", "caption_1", "image_0", "image_1"), image_root, limit, FORMAT,
                       id_key="index")
-
-
-def metrics(scores: np.ndarray, higher_is_better: bool, fields=None) -> dict[str, float]:
-    return percentages(correct(scores, higher_is_better))
 
 
 REFERENCES: dict = {}

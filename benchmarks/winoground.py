@@ -236,6 +236,11 @@ def percentages(flags: Mapping[str, np.ndarray]) -> dict[str, float]:
     return {k: round(100.0 * float(np.mean(flags[k])), 2) for k in KINDS}
 
 
+def metrics(scores: np.ndarray, higher_is_better: bool = True, fields=None) -> dict[str, float]:
+    """Text, Image and Group in percent: the metric of every 2 x 2 benchmark that scores as Winoground does."""
+    return percentages(correct(scores, higher_is_better))
+
+
 def example_groups(tags: Sequence[str], secondary_tags: Sequence[str],
                    num_main_preds: Sequence[int]) -> dict[str, np.ndarray]:
     """Boolean masks over examples for each breakdown group: tag, each secondary tag value, main predicates."""
