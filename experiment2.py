@@ -15,7 +15,7 @@ from benchmarks.winoground import HUMANS, PALI, RANDOM_CHANCE, VQ2
 from evaluation.cli import experiment_parser, main_with_clean_errors
 from evaluation.grid_run import GridRun, term_scores
 from evaluation.rows import Row, Term, difference, ratio
-from perturb.swap import IMPROVED, PUBLISHED, SEARCHES, swapped_or_same
+from perturb.swap import IMPROVED, PUBLISHED, swapped_or_same
 
 ROWS = [
     Row("contrastive", "{model} contrastive head", (Term("itm", "contrastive"),), published_image=13.50),
@@ -51,12 +51,12 @@ def main():
         captions = batch.captions
         swaps = run.swaps(captions)
         # One ITM pass over six texts per example: caption_0, caption_1, their published T', their improved T'.
-        swapped = {s: swapped_or_same(captions, swaps[s]) for s in SEARCHES}
+        swapped = {s: swapped_or_same(captions, swaps[s]) for s in (PUBLISHED, IMPROVED)}
         terms = term_scores(itm, "itm", itm.encode(batch.pixels_for(itm)), batch, heads, swapped)
         return run.records(batch.examples, {row.key: row.scores(terms) for row in rows}, swaps)
 
     run.score(score)
-    run.report(run.finish(), rows, REFERENCES, COMPARISONS)
+    run.report(run.finish(rows), rows, REFERENCES, COMPARISONS)
 
 
 if __name__ == "__main__":

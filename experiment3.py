@@ -55,7 +55,7 @@ def main():
         return run.records(batch.examples, {row.key: row.scores(terms) for row in rows}, swaps)
 
     run.score(score)
-    run.report(run.finish(), rows, REFERENCES, COMPARISONS)
+    run.report(run.finish(rows), rows, REFERENCES, COMPARISONS)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
 For each Winoground folder (default: whichever of results/experiment1..3 exist) it prints a table of every
 row's Text / Image / Group with 95% intervals beside the published Image score (reproduced minus published,
 and whether the published score lies in the interval), then one table of all rows that have a published
-score; next to each results.json it writes scores.png, tags.png and examples.html. For each re-ranking
+score; next to each results.json it writes scores.png, tags.png and examples.html (and, for experiment 5,
+alpha.png: each head's metric against the alpha of its prior normalization beside its T' ratio). For each re-ranking
 folder (experiment 4) it prints the recall table beside BLIP's paper rows and the paired differences,
 then one table of r_mean across those folders; it writes recalls.png and queries.html. Images come from
 the data recorded in results.json, or from --data.
@@ -51,7 +52,7 @@ def winoground_folder(result: Result, table, data_flag: str | None) -> list:
     heading = f"{result.experiment} ({folder}, {result.results['n_examples']} Winoground examples)"
     print(f"## {heading}\n\n{table(tables.EXPERIMENT_HEADER, tables.experiment_rows(result), heading)}\n")
     written = [figures.scores_figure(result.results, folder / "scores.png", heading),
-               figures.tags_figure(result.results, folder / "tags.png", result.experiment)]
+               figures.tags_figure(result.results, folder / "tags.png", result.experiment), *alpha(result, heading)]
     source = data_flag or result.results["config"]["data"] or GRIDS["winoground"].default_source
     try:
         data = {ex["id"]: ex for ex in load_winoground(source, result.results["config"].get("limit"))}
@@ -68,12 +69,13 @@ def grid_folder(result: Result, table, data_flag: str | None) -> list:
     grid = GRIDS[result.benchmark]
     heading = f"{result.experiment} ({folder}, {result.results['n_examples']} {grid.name} examples)"
     print(f"## {heading}\n\n{reports_grids.tables(result.results)}\n")
+    written = alpha(result, heading)
     try:
         data = grid.load(data_flag or config["data"] or grid.default_source, config.get("image_root"),
                          config.get("limit"))
     except InputError as e:  # the images are elsewhere: the table still stands
         print(f"{folder}: no examples.html: {e}")
-        return []
+        return written
     rows = {row["id"]: row for row in data.cast_column("image_0", data.features["image_0"])}
     images = {}
     for r in result.records:
@@ -82,7 +84,14 @@ def grid_folder(result: Result, table, data_flag: str | None) -> list:
             raise InputError(f"{data_flag or config['data']} does not hold example {r['id']} of examples.jsonl as "
                              f"the run scored it: pass the data the run scored with --data")
         images[r["id"]] = [open_image(row[f"image_{i}"], row.get(f"box_{i}")) for i in range(grid.shape[0])]
-    return [write_browser(folder / "examples.html", heading, result.records, result.results, images)]
+    return [*written, write_browser(folder / "examples.html", heading, result.records, result.results, images)]
+
+
+def alpha(result: Result, heading: str) -> list:
+    """Experiment 5's figure of the metric against alpha, where the folder has cross-validated rows."""
+    if not result.results.get("alpha_figure"):
+        return []
+    return [figures.alpha_figure(result.results, result.folder / "alpha.png", heading)]
 
 
 def retrieval_folder(result: Result, table, data_flag: str | None) -> list:

@@ -19,6 +19,8 @@ DEFAULT_MODELS = {
     "itm": ("Salesforce/blip-itm-large-coco",
             "model with a contrastive head: BLIP or BLIP-2 retrieval (also ITM heads), CLIP or SigLIP"),
     "mlm": ("distilroberta-base", "masked LM that searches word swaps T'"),
+    "vqa": ("Salesforce/blip2-flan-t5-xl", "BLIP-2 captioning model (Blip2ForConditionalGeneration) whose VQAScore "
+                                           "is scored; an empty string leaves its rows out"),
 }
 
 
@@ -43,6 +45,15 @@ def experiment_parser(experiment: str, description: str, models: tuple[str, ...]
     if "mlm" in models:
         p.add_argument("--swap-cache", default="results/swaps.json",
                        help="JSON file of word swaps T' shared by experiments 2 and 3 (readable, reused across runs)")
+    return p
+
+
+def prior_flags(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Flags of the captions' priors over null images (experiment 5; scoring/priors.py)."""
+    p.add_argument("--null-images", type=int, default=3,
+                   help="noise images over which each caption's prior P(T) is averaged (SPEC section 8)")
+    p.add_argument("--prior-cache", default="results/priors.json",
+                   help="JSON file of the captions' priors per model, head, number of null images and seed")
     return p
 
 
@@ -98,7 +109,7 @@ def retrieval_parser(description: str, rows: Sequence[str], default_rows: Sequen
 
 # Flags that must be at least this, checked before any data or model is loaded.
 MINIMUM = {"batch_size": 1, "pair_batch_size": 1, "k": 1, "limit": 1, "workers": 0, "seed": 0,
-           "max_image_pixels": 0}
+           "max_image_pixels": 0, "null_images": 1}
 
 
 def validate(args: argparse.Namespace) -> None:
@@ -124,7 +135,8 @@ def validate(args: argparse.Namespace) -> None:
 def run_config(args: argparse.Namespace, experiment: str) -> dict:
     """The arguments that determine the results (not where they are written, nor how they are decoded)."""
     return {"experiment": experiment, **{k: v for k, v in vars(args).items()
-                                         if k not in ("out", "swap_cache", "workers", "max_image_pixels")}}
+                                         if k not in ("out", "swap_cache", "prior_cache", "workers",
+                                                      "max_image_pixels")}}
 
 
 class Interrupted(Exception):

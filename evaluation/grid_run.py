@@ -9,7 +9,10 @@ A script keeps only its own idea: its rows and which texts each model scores.
     run.load_mlm(args.mlm_model)                 # for experiments that divide by T' (`run.swaps(captions)`)
     rows = run.rows(ROWS)                        # the rows the loaded checkpoints can compute
     run.score(score_batch)                       # score_batch(batch) -> examples.jsonl records
-    run.report(run.finish(), rows, REFERENCES, COMPARISONS)   # results.json, printed tables, wall time
+    run.report(run.finish(rows), rows, REFERENCES, COMPARISONS)   # results.json, printed tables, wall time
+
+A script whose rows need the captions' priors over null images (experiment 5) calls `run.priors(rows)`
+before scoring; `run.term_scores(batch, rows, swaps)` then computes every term its rows need.
 
 A run is bound to what it scored: its config.json holds the flags and the fingerprints of the data and
 of every checkpoint (common/fingerprints.py), and a later run with the same --out must match them all.
@@ -35,14 +38,26 @@ from common.errors import InputError
 from common.fingerprints import checkpoint_fingerprint
 from evaluation.batches import Batch, grid_batches, preprocess_key
 from evaluation.cli import Interrupted, run_config, validate
+from evaluation.cross_validation import cross_validated_rows
 from evaluation.records import count_without_swap, example_records
-from evaluation.rows import Row, T, Term
+from evaluation.rows import MLM, MLM_HEADS, NULL, Row, T, Term
 from evaluation.runs import RunLog, lock_folder, split_on_oom
-from perturb.swap import IMPROVED, PUBLISHED, SEARCHES, Swap, SwapCache, find_swaps, load_mlm
+from perturb.swap import (
+    GATED,
+    IMPROVED,
+    PUBLISHED,
+    Swap,
+    SwapCache,
+    find_swaps,
+    load_mlm,
+    pseudo_log_likelihoods,
+    swapped_or_same,
+)
 from reports import grids, winoground
 from reports.winoground import read_results, report_run
 from scoring import FAMILIES, Scorer, load_scorer
 from scoring.batching import DTYPES
+from scoring.priors import PriorCache, null_pixels, priors
 
 
 def model_flags(args: argparse.Namespace) -> dict[str, str]:
@@ -68,6 +83,8 @@ class GridRun:
         self.log = RunLog(args.out, {**run_config(args, experiment), "fingerprints": fingerprints})
         self.scorers: dict[str, Scorer] = {}
         self.mlm = None
+        self.prior_of: dict[tuple[str, str], dict[str, float]] = {}  # (role, head) -> caption -> prior
+        self.row_details: dict[str, dict] = {}  # what finish() adds to a row's results (cross-validated alphas)
 
     def already_finished(self) -> bool:
         """True when this folder holds the finished run of these same inputs: its tables are printed and
@@ -102,20 +119,76 @@ class GridRun:
         """The rows the loaded checkpoints can compute, labelled with their family's name."""
         computable = []
         for row in rows:
-            scorers = [self.scorers[t.model] for t in row.terms]
-            if all(t.head in s.heads for t, s in zip(row.terms, scorers)):
-                published = row.published_image if (scorers[0].family in PUBLISHED_FAMILIES
+            if all(self._has_head(t) for t in row.terms):
+                first = self.scorers.get(row.terms[0].model)
+                published = row.published_image if (first and first.family in PUBLISHED_FAMILIES
                                                     and self.grid.name == "winoground") else None
-                computable.append(dataclasses.replace(row, label=row.label.format(model=scorers[0].display_name),
-                                                      published_image=published))
+                label = row.label.format(model=first.display_name) if first else row.label
+                computable.append(dataclasses.replace(row, label=label, published_image=published))
         return computable
 
-    def swaps(self, captions: Sequence[str]) -> dict[str, list[Swap]]:
+    def _has_head(self, term: Term) -> bool:
+        if term.model == MLM:
+            return self.mlm is not None and term.head in MLM_HEADS
+        return term.model in self.scorers and term.head in self.scorers[term.model].heads
+
+    def swaps(self, captions: Sequence[str], searches: Sequence[str] = (PUBLISHED, IMPROVED)) -> dict[str, list[Swap]]:
         """T' of every caption by each search: from the swap cache, or searched now and added to it."""
         model, tokenizer = self.mlm
-        found = {s: find_swaps(model, tokenizer, captions, s, self.args.seed, cache=self.swap_cache) for s in SEARCHES}
+        found = {s: find_swaps(model, tokenizer, captions, s, self.args.seed, cache=self.swap_cache) for s in searches}
         self.swap_cache.save()
         return found
+
+    def priors(self, rows: Sequence[Row]) -> None:
+        """Every caption's prior under each head whose NULL term the rows use: from --prior-cache, or computed
+        now over --null-images noise images (encoded once per model) and added to it (scoring/priors.py)."""
+        cache = PriorCache(self.args.prior_cache)
+        columns = [f"caption_{c}" for c in range(self.n_captions)]
+        captions = sorted({text for column in columns for text in self.data[column]})
+        needed = dict.fromkeys((t.model, t.head) for row in rows for t in row.terms if t.image == NULL)
+        for role in dict.fromkeys(role for role, _ in needed):
+            scorer = self.scorers[role]
+            heads = [h for r, h in needed if r == role]
+            null_features = scorer.encode(null_pixels(scorer, self.args.null_images, self.args.seed))
+            found = priors(scorer, null_features, captions, heads, self.args.seed, cache)
+            for head in heads:
+                self.prior_of[role, head] = dict(zip(captions, found[head].tolist()))
+        cache.save()
+
+    def term_scores(self, batch: Batch, rows: Sequence[Row], swaps: Mapping[str, Sequence[Swap]]
+                    ) -> dict[Term, torch.Tensor]:
+        """Every term the rows need, each (n_examples, captions, images) on the CPU: one model call per role
+        and set of texts its heads score (T and the T' of some searches), the priors from `priors`, and the
+        masked LM's heads, which read the caption alone."""
+        captions = batch.captions
+        n_examples, n_images = batch.image_of.shape
+        terms = list(dict.fromkeys(t for row in rows for t in row.terms))
+
+        def per_caption(values) -> torch.Tensor:  # one value per caption, the same against every image
+            return torch.as_tensor(values, dtype=torch.float32).view(n_examples, -1, 1).expand(-1, -1, n_images)
+
+        out: dict[Term, torch.Tensor] = {}
+        for role, scorer in self.scorers.items():
+            texts_of_head: dict[str, set] = {}
+            for t in terms:
+                if t.model == role and t.image != NULL:
+                    texts_of_head.setdefault(t.head, set()).add(t.text)
+            calls: dict[tuple, list[str]] = {}
+            for head, texts in texts_of_head.items():
+                calls.setdefault(tuple(s for s in swaps if s in texts), []).append(head)
+            features = scorer.encode(batch.pixels_for(scorer)) if calls else None
+            for searches, heads in calls.items():
+                swapped = {s: swapped_or_same(captions, swaps[s]) for s in searches}
+                scores = term_scores(scorer, role, features, batch, heads, swapped)
+                out |= {t: v.cpu() for t, v in scores.items() if t in terms}
+        for t in terms:
+            if t.image == NULL:
+                out[t] = per_caption([self.prior_of[t.model, t.head][c] for c in captions])
+            elif t.model == MLM and t.head == "pll":
+                out[t] = per_caption(pseudo_log_likelihoods(*self.mlm, captions))
+            elif t.model == MLM and t.head == "gate":
+                out[t] = per_caption([swap.text is not None for swap in swaps[GATED]])
+        return out
 
     def score(self, score_batch: Callable[[Batch], list[dict]]) -> None:
         """Score every unfinished batch of examples, appending each batch's records as it finishes.
@@ -143,9 +216,13 @@ class GridRun:
             raise Interrupted(f"{self.log.saved()} of {len(self.data)} examples are saved in {self.log.out_dir}; "
                               f"run the same command again to continue from there") from None
 
-    def finish(self) -> list[dict]:
-        """Every example's record, in data order (examples.jsonl is rewritten in that order)."""
-        return self.log.finish(self.data["id"])
+    def finish(self, rows: Sequence[Row] = ()) -> list[dict]:
+        """Every example's record, in data order (examples.jsonl is rewritten in that order), with the scores of
+        the rows whose alpha is cross-validated over every example (evaluation/cross_validation.py)."""
+        def complete(records):
+            records, self.row_details = cross_validated_rows(records, rows, self.grid, self.args.seed)
+            return records
+        return self.log.finish(self.data["id"], complete)
 
     def records(self, examples: Sequence[dict], scores: Mapping[str, torch.Tensor],
                 swaps: Mapping[str, Sequence[Swap]] | None = None) -> list[dict]:
@@ -153,23 +230,27 @@ class GridRun:
         return example_records(examples, scores, swaps, self.grid.fields)
 
     def report(self, records: Sequence[dict], rows: Sequence[Row], references: Sequence[Reference] = (),
-               comparisons: Sequence[tuple[str, str]] = ()) -> None:
+               comparisons: Sequence[tuple[str, str]] = (), grid_references: Mapping[str, Mapping] | None = None,
+               extra: Mapping | None = None) -> None:
         """Write results.json and print the tables, the checkpoint behind each row, notes and wall time.
 
-        `references` are Winoground's quoted rows; other benchmarks quote their own (benchmarks/). Where the
-        run searched T', results.json also says how many captions had nothing to swap.
+        `references` are Winoground's quoted rows; other benchmarks quote their own (benchmarks/), and
+        `grid_references[benchmark]` beside them. Where the run searched T', results.json also says how many
+        captions had nothing to swap. `extra` is written to results.json as it is.
         """
         keys = {row.key for row in rows}
         comparisons = [(a, b) for a, b in comparisons if a in keys and b in keys]
         models = {role: {"name_or_path": s.name_or_path, "family": s.family,
                          "rows": [row.key for row in rows if role in row.models]} for role, s in self.scorers.items()}
-        extra = {"models": models}
+        extra = {"models": models, **(extra or {})}
         if self.mlm is not None:
             extra["captions_without_swap"] = count_without_swap(records)
         if self.grid.name == "winoground":
-            report_run(self.log.out_dir, self.log.config, records, rows, references, comparisons, extra=extra)
+            report_run(self.log.out_dir, self.log.config, records, rows, references, comparisons, extra=extra,
+                       details=self.row_details)
         else:
-            grids.report_grid(self.log.out_dir, self.log.config, records, rows, self.grid, comparisons, extra=extra)
+            grids.report_grid(self.log.out_dir, self.log.config, records, rows, self.grid, comparisons, extra=extra,
+                              details=self.row_details, references=(grid_references or {}).get(self.grid.name))
         self._print(read_results(self.log.out_dir))
 
     def _print(self, results: Mapping, note: str = "") -> None:
@@ -184,8 +265,9 @@ class GridRun:
         print(f"\n{(winoground.tables if self.grid.name == 'winoground' else grids.tables)(results)}")
         no_swap = results.get("captions_without_swap")
         if no_swap:
+            gated = f", {no_swap[GATED]} gated (gate closed: plain score)" if GATED in no_swap else ""
             print(f"\nCaptions with nothing to swap (T' = T): {no_swap[PUBLISHED]} published, "
-                  f"{no_swap[IMPROVED]} improved; word swaps in {self.args.swap_cache}")
+                  f"{no_swap[IMPROVED]} improved{gated}; word swaps in {self.args.swap_cache}")
         print(f"\nResults in {self.log.out_dir}; wall time {time.time() - self.start:.1f} s")
 
 

@@ -15,11 +15,11 @@ import numpy as np
 import torch
 
 from common.errors import InputError
-from perturb.swap import IMPROVED, PUBLISHED, Swap
+from perturb.swap import GATED, IMPROVED, PUBLISHED, Swap
 
 # Each caption's T' is stored as {prefix}_<caption>; the browser shows them under these names.
-SWAP_PREFIX = {PUBLISHED: "swap", IMPROVED: "swap_exact"}
-SWAP_NAMES = {PUBLISHED: "T' (published search)", IMPROVED: "T' (improved search)"}
+SWAP_PREFIX = {PUBLISHED: "swap", IMPROVED: "swap_exact", GATED: "swap_gated"}
+SWAP_NAMES = {PUBLISHED: "T' (published search)", IMPROVED: "T' (improved search)", GATED: "T' (gated search)"}
 
 
 class NonFiniteScore(InputError):
@@ -33,7 +33,7 @@ def example_records(examples: Sequence[Mapping], scores: Mapping[str, torch.Tens
     caption, image]; `fields` are the grouping fields each example keeps (Winoground's tags by default).
 
     `swaps[search]` holds one Swap per caption, the captions of each example in turn, as the experiments
-    search them.
+    search them. The gated search's records say None where its gate is closed.
     """
     for key, s in scores.items():
         bad = torch.nonzero(~torch.isfinite(s))

@@ -2,8 +2,11 @@
 
 A row's score of a (caption, image) pair combines one or more *terms*. A term is the score by one head
 of one loaded model (named by its role: "itm" for --itm-model, "clm", "first_stage") of a text: the
-caption T itself, or its word-swapped T' from one of the searches in perturb/swap.py. The row's
-`combine` is one of the functions below, applied to its terms' scores in order:
+caption T itself, or its word-swapped T' from one of the searches in perturb/swap.py; against the
+example's image, or against the null images of Gaussian noise (`NULL`: the text's prior, the head's
+score averaged over them, scoring/priors.py). The masked LM that searches T' is the role "mlm", with
+the heads "pll" (pseudo-log-likelihood of the text) and "gate" (1 where the gated search kept a T').
+The row's `combine` is one of the functions below, applied to its terms' scores in order:
 
     Row("clm_exact_ratio", "log P(T|I) - log P(T'|I)", (Term("clm", "clm_exact"), Term("clm", "clm_exact", IMPROVED)),
         combine=difference)
@@ -17,10 +20,15 @@ import inspect
 from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
+import torch
+
 from common.errors import InputError
 from perturb.swap import SEARCHES
 
 T = "T"  # a term's text: the caption itself (else the name of the search whose T' it scores)
+IMAGE, NULL = "image", "null"  # a term's image: the example's, or the null images (the text's prior)
+MLM = "mlm"  # the role of the masked LM, whose heads score the caption alone
+MLM_HEADS = {"pll": True, "gate": True}
 
 
 @dataclass(frozen=True)
@@ -28,13 +36,18 @@ class Term:
     model: str  # the role of the checkpoint that computes it, e.g. "itm" for --itm-model
     head: str  # that checkpoint's head (scoring/)
     text: str = T  # T, or a perturb.swap search name: the T' that search finds for the caption
+    image: str = IMAGE  # IMAGE, or NULL for the text's prior over the null images
 
     def __post_init__(self):
         if self.text != T and self.text not in SEARCHES:
             raise ValueError(f"a term scores T or a T' of one of the searches {SEARCHES}, not {self.text!r}")
+        if self.image not in (IMAGE, NULL):
+            raise ValueError(f"a term's image is {IMAGE!r} or {NULL!r}, not {self.image!r}")
+        if self.image == NULL and self.text != T:
+            raise ValueError("a prior (null-image term) is the caption's: its text is T")
 
     def __str__(self) -> str:
-        return f"{self.model}/{self.head}/{self.text}"
+        return f"{self.model}/{self.head}/{self.text}" + ("/null" if self.image == NULL else "")
 
 
 # --- how a row combines its terms' scores ------------------------------------------------------------
@@ -59,7 +72,17 @@ def total(x, y):
     return x + y
 
 
-COMBINATIONS = (score, ratio, difference, total)
+def gated_ratio(x, y, gate):
+    """The original repository's gated ratio: s(T, I) / s(T', I) where the gate is open (1), else s(T, I)."""
+    return torch.where(gate > 0, x / y, x)
+
+
+def prior_normalized(x, prior, alpha=1.0):
+    """VisualGPTScore's log P(T|I) - alpha log P(T), for any head: alpha = 1 is PMI."""
+    return x - alpha * prior
+
+
+COMBINATIONS = (score, ratio, difference, total, gated_ratio, prior_normalized)
 
 
 @dataclass(frozen=True)
@@ -70,17 +93,25 @@ class Row:
     combine: Callable = score
     higher_is_better: bool = True
     published_image: float | None = None  # the original write-up's Winoground Image score, where it gave one
+    # prior_normalized with alpha chosen by cross-validation over the examples (evaluation/cross_validation.py):
+    # its scores exist only once every example's terms do.
+    cross_validated: bool = False
 
     def __post_init__(self):
         if self.combine not in COMBINATIONS:
             raise ValueError(f"row {self.key}: combine must be one of {[f.__name__ for f in COMBINATIONS]}")
-        arity = len(inspect.signature(self.combine).parameters)
+        arity = sum(p.default is inspect.Parameter.empty for p in inspect.signature(self.combine).parameters.values())
         if arity != len(self.terms):
             raise ValueError(f"row {self.key}: {self.combine.__name__} combines {arity} terms, got {len(self.terms)}")
+        if self.cross_validated and self.combine is not prior_normalized:
+            raise ValueError(f"row {self.key}: only prior_normalized has an alpha to cross-validate")
 
-    def scores(self, term_scores: Mapping[Term, object]):
-        """The row's scores from its terms' scores (tensors or arrays of the same shape)."""
-        return self.combine(*(term_scores[t] for t in self.terms))
+    def scores(self, term_scores: Mapping[Term, object], alpha: float | None = None):
+        """The row's scores from its terms' scores (tensors or arrays of the same shape); a cross-validated row
+        needs its alpha."""
+        if self.cross_validated and alpha is None:
+            raise ValueError(f"row {self.key} is cross-validated: its scores need the alpha chosen for them")
+        return self.combine(*(term_scores[t] for t in self.terms), **({} if alpha is None else {"alpha": alpha}))
 
     @property
     def models(self) -> tuple[str, ...]:

@@ -115,13 +115,16 @@ class RunLog:
         """Whether the run wrote results.json, which it does only once every example is done."""
         return (self.out_dir / "results.json").exists()
 
-    def finish(self, ids: Sequence[int]) -> list[dict]:
-        """The records of `ids` in that order; rewrites examples.jsonl in that order without duplicates."""
+    def finish(self, ids: Sequence[int], complete: Callable[[list[dict]], list[dict]] | None = None) -> list[dict]:
+        """The records of `ids` in that order; rewrites examples.jsonl in that order without duplicates, after
+        `complete` adds what needs every record (e.g. cross-validated rows)."""
         ids = list(ids)
         missing = [i for i in ids if i not in self.records]
         if missing:
             raise RuntimeError(f"examples {missing[:5]} were never scored")
         ordered = [self.records[i] for i in ids]
+        if complete:
+            ordered = complete(ordered)
         write_jsonl(self.examples_file, ordered)
         return ordered
 

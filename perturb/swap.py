@@ -1,6 +1,6 @@
 """Word-swap perturbations T' of a caption T, found with a masked language model (DistilRoBERTa).
 
-Two searches:
+Three searches:
 
 `published` reproduces the search behind the published numbers (the original repository's
 `experiment2and3.py`). Candidates are ordered pairs
@@ -12,6 +12,12 @@ t2 the tokens at i1 and i2, four raw MLM logits (not log-probabilities) are read
 and a softmax over (a + c, b + d) gives p_orig and p_swap. The pair with the largest p_swap - p_orig
 wins (first on ties), even when p_swap < p_orig, and the swapped ids are decoded without special
 tokens. Token-level swaps can glue or split words ("grass" moved to the front loses its space).
+
+`gated` is the original repository's final variant (its `experiment2and3.py` at HEAD,
+`freq_filter=1000`): the published search over positions holding token ids of at least 1000 only (in
+DistilRoBERTa's vocabulary the lower ids are the most frequent tokens: articles, punctuation), and a
+gate: the swap is used only where p_swap > p_orig. Where the gate is closed (or nothing is left to
+swap) the caption has no T' and a gated row scores it by its plain score (evaluation/rows.py).
 
 `improved` swaps whole words and picks the swap whose sentence the MLM finds most plausible. Words are
 the caption's whitespace-separated words; punctuation at a word's edges and the capital letter of the
@@ -48,7 +54,9 @@ from scoring.batching import right_pad
 
 PUBLISHED = "published"
 IMPROVED = "improved"
-SEARCHES = (PUBLISHED, IMPROVED)
+GATED = "gated"
+SEARCHES = (PUBLISHED, IMPROVED, GATED)
+GATED_MIN_TOKEN_ID = 1000  # the original repository's freq_filter
 
 
 @dataclass(frozen=True)
@@ -91,9 +99,10 @@ def sample_pairs(pairs: list[tuple[int, int]], max_pairs: int, seed: int) -> lis
 
 
 def swap_candidates(ids: Sequence[int], special_ids: set[int], max_pairs: int = 1000,
-                    seed: int = 0) -> list[tuple[int, int]]:
-    """Published candidates: ordered pairs (i1, i2) of non-special positions whose token ids differ."""
-    positions = [k for k, t in enumerate(ids) if t not in special_ids]
+                    seed: int = 0, min_token_id: int = 0) -> list[tuple[int, int]]:
+    """Published candidates: ordered pairs (i1, i2) of non-special positions whose token ids differ (and are
+    at least min_token_id, for the gated search)."""
+    positions = [k for k, t in enumerate(ids) if t not in special_ids and t >= min_token_id]
     pairs = [(i1, i2) for i1 in positions for i2 in positions if i1 != i2 and ids[i1] != ids[i2]]
     return sample_pairs(pairs, max_pairs, seed)
 
@@ -135,8 +144,11 @@ def _logits_at(model, ids, mask, pos) -> torch.Tensor:
 # --- published ---------------------------------------------------------------------------------------
 
 def published_swaps(model, tokenizer, captions: Sequence[str], seed: int = 0, max_pairs: int = 1000,
-                    batch_size: int = 1024) -> list[Swap]:
-    """The published token-level search (module docstring) for many captions, batched."""
+                    batch_size: int = 1024, min_token_id: int = 0, gate: bool = False) -> list[Swap]:
+    """The published token-level search (module docstring) for many captions, batched.
+
+    With `gate`, a swap is kept only where p_swap > p_orig (the gated search, with min_token_id=1000).
+    """
     special = set(tokenizer.all_special_ids)
     encoded = [tokenizer(c)["input_ids"] for c in captions]
     # Sequence S(m, p): the caption with position m masked and, if p is given, m's token written at p.
@@ -160,7 +172,7 @@ def published_swaps(model, tokenizer, captions: Sequence[str], seed: int = 0, ma
 
     plans = []
     for n, ids in enumerate(encoded):
-        pairs = swap_candidates(ids, special, max_pairs, seed)
+        pairs = swap_candidates(ids, special, max_pairs, seed, min_token_id)
         refs = [(sequence(n, i1, -1), sequence(n, i1, i2), sequence(n, i2, -1), sequence(n, i2, i1))
                 for i1, i2 in pairs]
         plans.append((pairs, refs))
@@ -169,12 +181,16 @@ def published_swaps(model, tokenizer, captions: Sequence[str], seed: int = 0, ma
     results = []
     for n, (pairs, refs) in enumerate(plans):
         if not pairs:
-            results.append(Swap(None, "fewer than two different tokens to swap"))
+            results.append(Swap(None, "fewer than two different tokens to swap"
+                                + (f" with ids of at least {min_token_id}" if min_token_id else "")))
             continue
         r = torch.tensor(refs)
         a, b, c, d = (scores[r[:, k]] for k in range(4))
         probs = torch.stack([a + c, b + d], dim=1).softmax(dim=1)  # float32, as published
         best = int(torch.argmax(probs[:, 1] - probs[:, 0]))  # first index on ties
+        if gate and not probs[best, 1] > probs[best, 0]:
+            results.append(Swap(None, "the likeliest swap is less probable than the caption (p_swap <= p_orig)"))
+            continue
         i1, i2 = pairs[best]
         ids = list(encoded[n])
         ids[i1], ids[i2] = ids[i2], ids[i1]
@@ -281,7 +297,7 @@ class SwapCache(JsonCache):
 
 def find_swaps(model, tokenizer, captions: Sequence[str], search: str, seed: int = 0, max_pairs: int = 1000,
                cache: SwapCache | None = None, batch_size: int = 1024) -> list[Swap]:
-    """T' for every caption by `search` ("published" or "improved"), searching only captions not in the cache."""
+    """T' for every caption by `search` (one of SEARCHES), searching only captions not in the cache."""
     if search not in SEARCHES:
         raise ValueError(f"search must be one of {SEARCHES}, got {search!r}")
     found: dict[str, Swap | None] = dict.fromkeys(captions)
@@ -293,8 +309,12 @@ def find_swaps(model, tokenizer, captions: Sequence[str], search: str, seed: int
             found[c] = None if entry is None else Swap(entry["swap"], entry["reason"])
     todo = sorted(c for c, swap in found.items() if swap is None)
     if todo:
-        searcher = published_swaps if search == PUBLISHED else improved_swaps
-        for caption, swap in zip(todo, searcher(model, tokenizer, todo, seed, max_pairs, batch_size)):
+        if search == IMPROVED:
+            searched = improved_swaps(model, tokenizer, todo, seed, max_pairs, batch_size)
+        else:
+            gated = {"min_token_id": GATED_MIN_TOKEN_ID, "gate": True} if search == GATED else {}
+            searched = published_swaps(model, tokenizer, todo, seed, max_pairs, batch_size, **gated)
+        for caption, swap in zip(todo, searched):
             found[caption] = swap
             if cache:
                 cache.put(key[caption], {"swap": swap.text, "reason": swap.reason}, model_path=model.name_or_path)

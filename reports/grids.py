@@ -22,17 +22,24 @@ RESAMPLES = 1000
 
 
 def report_grid(out_dir: Path, config: Mapping, records: Sequence[Mapping], rows: Sequence[Row], grid,
-                comparisons: Sequence[tuple[str, str]] = (), extra: Mapping | None = None) -> str:
-    """Every row's results over the records, written to results.json; returns the Markdown to print."""
+                comparisons: Sequence[tuple[str, str]] = (), extra: Mapping | None = None,
+                details: Mapping[str, Mapping] | None = None, references: Mapping[str, Mapping] | None = None) -> str:
+    """Every row's results over the records, written to results.json; returns the Markdown to print.
+
+    `details[row]` is added to that row's results (e.g. its cross-validated alphas); `references` are quoted
+    beside the benchmark's own.
+    """
     scores = {row.key: score_grid(records, row.key) for row in rows}
     fields = {f: np.array([r[f] for r in records]) for f in grid.fields}
     indices = np.random.default_rng(config.get("seed", 0)).integers(0, len(records), (RESAMPLES, len(records)))
-    results = {row.key: row_results(row, scores[row.key], fields, grid, indices) for row in rows}
+    results = {row.key: {**row_results(row, scores[row.key], fields, grid, indices), **(details or {}).get(row.key, {})}
+               for row in rows}
     by_key = {row.key: row for row in rows}
     compared = [compare(by_key[a], by_key[b], scores, fields, grid, indices) for a, b in comparisons]
     write_results(out_dir, {"config": dict(config), "versions": library_versions(), "benchmark": grid.name,
                             "primary": grid.primary, "n_examples": len(records), "methods": results,
-                            "comparisons": compared, "references": grid.references or {}, **(extra or {})})
+                            "comparisons": compared, "references": {**(grid.references or {}), **(references or {})},
+                            **(extra or {})})
     return tables(json.loads((Path(out_dir) / "results.json").read_text()))
 
 

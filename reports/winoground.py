@@ -25,13 +25,17 @@ from reports.results import library_versions, write_results
 
 def report_run(out_dir: Path, config: Mapping, records: Sequence[Mapping], rows: Sequence[Row],
                references: Sequence[Reference] = (), comparisons: Sequence[tuple[str, str]] = (),
-               extra: Mapping | None = None) -> str:
-    """Every row's results over the records, written to results.json; returns the Markdown to print."""
+               extra: Mapping | None = None, details: Mapping[str, Mapping] | None = None) -> str:
+    """Every row's results over the records, written to results.json; returns the Markdown to print.
+
+    `details[row]` is added to that row's results (e.g. its cross-validated alphas).
+    """
     scores = {row.key: score_grid(records, row.key) for row in rows}
     groups = example_groups([r["tag"] for r in records], [r["secondary_tag"] for r in records],
                             [r["num_main_preds"] for r in records])
     seed = config.get("seed", 0)
-    results = {row.key: row_results(row, scores[row.key], groups, seed) for row in rows}
+    results = {row.key: {**row_results(row, scores[row.key], groups, seed), **(details or {}).get(row.key, {})}
+               for row in rows}
     by_key = {row.key: row for row in rows}
     compared = [compare(by_key[a], by_key[b], scores, seed) for a, b in comparisons]
     write_results(out_dir, {

@@ -41,6 +41,9 @@ class Scorer:
     model_type: ClassVar[str]             # the checkpoint config's model_type
     architecture: ClassVar[str]           # the transformers class, as in the config's `architectures`
     HEADS: ClassVar[dict[str, bool]]      # head -> higher_is_better
+    # Heads whose score is the log-probability of the text (or of an answer about it): a text's prior under
+    # them is averaged over the null images in probability, the others' in score (scoring/priors.py).
+    LOG_LIKELIHOOD_HEADS: ClassVar[frozenset[str]] = frozenset()
     # Texts are cut to this many tokens in retrieval, where the family's own protocol does so (BLIP: 35).
     retrieval_text_length: ClassVar[int | None] = None
 

@@ -18,7 +18,8 @@ Heads and their arithmetic:
   not replaced by the decoder's bos [DEC]), mean next-token cross-entropy with label smoothing 0.1 (the
   transformers release behind the published numbers hard-coded it). Lower is better.
 - `clm_exact`: log P(T|I) = sum of token log-probabilities of `[DEC] tokens [SEP]`, as BLIP was trained,
-  optionally after an unscored prompt such as "a picture of " (`scorer.prompt`).
+  optionally after an unscored prompt such as "a picture of " (`scorer.prompt`); `clm_exact_mean`: the
+  same divided by the number of scored tokens (the write-up's length-normalized variant).
 """
 
 from __future__ import annotations
@@ -181,7 +182,8 @@ class BlipCaptioningScorer(_BlipScorer):
     """BlipForConditionalGeneration: the published label-smoothed loss (`clm`) and log P(T|I) (`clm_exact`)."""
     family = "blip-captioning"
     architecture = "BlipForConditionalGeneration"
-    HEADS = {"clm": False, "clm_exact": True}
+    HEADS = {"clm": False, "clm_exact": True, "clm_exact_mean": True}
+    LOG_LIKELIHOOD_HEADS = frozenset({"clm_exact"})
 
     def __init__(self, model, processor, head, name_or_path="", prompt: str = ""):
         super().__init__(model, processor, head, name_or_path)
@@ -209,7 +211,23 @@ class BlipCaptioningScorer(_BlipScorer):
     def _prompt_ids(self) -> list[int]:
         return token_ids(self.processor.tokenizer, [self.prompt], False)[0] if self.prompt else []
 
+    def _score_heads(self, features, texts, t, i, heads):
+        scores = {}
+        if {"clm_exact", "clm_exact_mean"} & set(heads):  # one decoder forward serves both
+            total, count = self._log_likelihood(features, texts, t, i)
+            scores = {"clm_exact": total, "clm_exact_mean": total / count}
+        others = [h for h in heads if h not in scores]
+        return {**scores, **super()._score_heads(features, texts, t, i, others)}
+
     def _clm_exact(self, features, texts, t, i):
+        return self._log_likelihood(features, texts, t, i)[0]
+
+    def _clm_exact_mean(self, features, texts, t, i):
+        total, count = self._log_likelihood(features, texts, t, i)
+        return total / count
+
+    def _log_likelihood(self, features, texts, t, i) -> tuple[torch.Tensor, torch.Tensor]:
+        """log P(T|I) of each pair and the number of tokens it sums over."""
         tokenizer, config = self.processor.tokenizer, self.model.config.text_config
         prompt_ids = self._prompt_ids()
         sequences = [[config.bos_token_id, *prompt_ids, *s, config.sep_token_id]
@@ -219,4 +237,4 @@ class BlipCaptioningScorer(_BlipScorer):
         logits = self._decoder_logits(features, ids, mask, i)
         scored = mask[:, 1:].clone()
         scored[:, : len(prompt_ids)] = 0  # the prompt conditions the caption but is not scored
-        return summed_log_probs(logits, ids[:, 1:], scored)
+        return summed_log_probs(logits, ids[:, 1:], scored), scored.sum(dim=1).float()

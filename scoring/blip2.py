@@ -11,7 +11,10 @@ text side indexes into those features.
   OPT tokenizer appends none), conditioned on the projected query outputs and an optional prompt
   that is not scored. For a decoder-only LM (OPT) the input is `[queries] <bos> prompt caption`. For an
   encoder-decoder LM (Flan-T5) the encoder reads `[queries] prompt </s>` once per image and the
-  decoder scores the caption.
+  decoder scores the caption. `clm_exact_mean` divides log P(T|I) by the number of scored tokens. `vqa` is
+  VQAScore (Lin et al., ECCV 2024): log P("yes" and the end token | image, 'Question: Does this figure
+  show "T"? Please answer yes or no.'), t2v_metrics' template for the BLIP-2 Flan-T5 family; the
+  question enters the LM with the queries (the T5 encoder, or the OPT context), one pass per pair.
 """
 
 from __future__ import annotations
@@ -111,6 +114,12 @@ class Blip2RetrievalScorer(_Blip2Scorer):
         return self._itm_logits(features, texts, t, i).log_softmax(dim=-1)[:, 1]
 
 
+# VQAScore's question and answer for BLIP-2's Flan-T5 family, as t2v_metrics asks InstructBLIP-Flan-T5
+# (t2v_metrics/models/vqascore_models/instructblip_model.py): lower-case "yes", which that model answers.
+VQA_QUESTION = 'Question: Does this figure show "{}"? Please answer yes or no.'
+VQA_ANSWER = "yes"
+
+
 def special_affixes(tokenizer) -> tuple[list[int], list[int]]:
     """The ids a tokenizer puts before and after a text's own tokens (OPT: [</s>], []; T5: [], [</s>])."""
     full = tokenizer("a")["input_ids"]
@@ -124,7 +133,8 @@ def special_affixes(tokenizer) -> tuple[list[int], list[int]]:
 class Blip2CaptioningScorer(_Blip2Scorer):
     family = "blip2-captioning"
     architecture = "Blip2ForConditionalGeneration"
-    HEADS = {"clm_exact": True}
+    HEADS = {"clm_exact": True, "clm_exact_mean": True, "vqa": True}
+    LOG_LIKELIHOOD_HEADS = frozenset({"clm_exact", "vqa"})
 
     def __init__(self, model, processor, head, name_or_path="", prompt: str = ""):
         super().__init__(model, processor, head, name_or_path)
@@ -135,7 +145,8 @@ class Blip2CaptioningScorer(_Blip2Scorer):
         return bool(self.model.config.use_decoder_only_language_model)
 
     def encode(self, pixels):
-        """Decoder-only LM: the projected query outputs. Encoder-decoder: (encoder states, their mask)."""
+        """Decoder-only LM: the projected query outputs. Encoder-decoder: (encoder states of the queries and the
+        prompt, their mask, the projected query outputs)."""
         with torch.no_grad():
             vision = self._vision(pixels)
             queries = self._queries(vision).to(vision.dtype)
@@ -148,41 +159,92 @@ class Blip2CaptioningScorer(_Blip2Scorer):
             embeds = torch.cat([prefix, self.model.get_input_embeddings()(ids)], dim=1)
             mask = torch.ones(embeds.shape[:2], dtype=torch.long, device=self.device)
             encoder = self.model.language_model.get_encoder()
-            return encoder(inputs_embeds=embeds, attention_mask=mask).last_hidden_state, mask
+            return encoder(inputs_embeds=embeds, attention_mask=mask).last_hidden_state, mask, prefix
 
     def too_long(self, texts):
-        """A decoder-only LM reads the queries, its start token, the prompt and the caption in its positions."""
+        """A decoder-only LM reads the queries, its start token, the prompt (or the question) and the caption (or
+        the answer) in its positions."""
         if not self.decoder_only:  # T5's relative positions have no limit
             return []
         tokenizer = self.processor.tokenizer
         start, end = special_affixes(tokenizer)
+        room = (self.model.config.text_config.max_position_embeddings - self.model.config.num_query_tokens
+                - len(start) - len(end))
+        if self.head == "vqa":
+            questions = token_ids(tokenizer, [VQA_QUESTION.format(text) for text in texts], False)
+            answer = token_ids(tokenizer, [VQA_ANSWER], False)[0]
+            return [n for n, ids in enumerate(questions) if len(ids) + len(answer) > room]
         prompt = token_ids(tokenizer, [self.prompt], False)[0] if self.prompt else []
-        limit = (self.model.config.text_config.max_position_embeddings - self.model.config.num_query_tokens
-                 - len(start) - len(prompt) - len(end))
-        return [n for n, ids in enumerate(token_ids(tokenizer, texts, False)) if len(ids) > limit]
+        return [n for n, ids in enumerate(token_ids(tokenizer, texts, False)) if len(ids) > room - len(prompt)]
+
+    def _score_heads(self, features, texts, t, i, heads):
+        scores = {}
+        if {"clm_exact", "clm_exact_mean"} & set(heads):  # one forward serves both
+            total, count = self._log_likelihood(features, texts, t, i)
+            scores = {"clm_exact": total, "clm_exact_mean": total / count}
+        others = [h for h in heads if h not in scores]
+        return {**scores, **super()._score_heads(features, texts, t, i, others)}
 
     def _clm_exact(self, features, texts, t, i):
+        return self._log_likelihood(features, texts, t, i)[0]
+
+    def _clm_exact_mean(self, features, texts, t, i):
+        total, count = self._log_likelihood(features, texts, t, i)
+        return total / count
+
+    def _vqa(self, features, texts, t, i):
+        """VQAScore: log P(answer | image, question about the text), t2v_metrics' template (VQA_QUESTION)."""
+        tokenizer = self.processor.tokenizer
+        start, end = special_affixes(tokenizer)
+        answer = token_ids(tokenizer, [VQA_ANSWER], False)[0] + end
+        questions = [VQA_QUESTION.format(text) for text in texts]
+        if self.decoder_only:
+            contexts = [start + q for q in token_ids(tokenizer, questions, False)]
+            return self._decoder_log_likelihood(features, contexts, [answer] * len(texts), t, i)[0]
+        # The encoder reads the queries and the question (as the processor tokenizes it), per pair.
+        ids, mask = right_pad(token_ids(tokenizer, questions, True), tokenizer.pad_token_id, self.device)
+        ids, mask = ids[t], mask[t]
+        prefix = features[2][i]
+        embeds = torch.cat([prefix, self.model.get_input_embeddings()(ids)], dim=1)
+        attention = torch.cat([torch.ones(prefix.shape[:2], dtype=torch.long, device=self.device), mask], dim=1)
+        labels = torch.tensor([answer], device=self.device).expand(len(t), -1)
+        start_id = self.model.config.text_config.decoder_start_token_id
+        decoder_ids = torch.cat([torch.full_like(labels[:, :1], start_id), labels[:, :-1]], dim=1)
+        logits = self.model.language_model(inputs_embeds=embeds, attention_mask=attention,
+                                           decoder_input_ids=decoder_ids, use_cache=False).logits
+        return summed_log_probs(logits, labels, torch.ones_like(labels))
+
+    def _log_likelihood(self, features, texts, t, i) -> tuple[torch.Tensor, torch.Tensor]:
+        """log P(T|I) of each pair and the number of tokens it sums over."""
         tokenizer = self.processor.tokenizer
         start, end = special_affixes(tokenizer)
         captions = [s + end for s in token_ids(tokenizer, texts, False)]
         if not self.decoder_only:
             return self._encoder_decoder_log_likelihood(features, captions, t, i)
         prompt = token_ids(tokenizer, [self.prompt], False)[0] if self.prompt else []
-        n_context = len(start) + len(prompt)
-        ids, mask = right_pad([start + prompt + c for c in captions], tokenizer.pad_token_id, self.device)
+        return self._decoder_log_likelihood(features, [start + prompt] * len(texts), captions, t, i)
+
+    def _decoder_log_likelihood(self, prefix, contexts, targets, t, i) -> tuple[torch.Tensor, torch.Tensor]:
+        """Decoder-only LM: log P(targets[t[p]] | image i[p], contexts[t[p]]) and the number of target tokens.
+
+        The input is `[queries] context target`; the context conditions the target but is not scored.
+        """
+        tokenizer = self.processor.tokenizer
+        ids, mask = right_pad([c + x for c, x in zip(contexts, targets)], tokenizer.pad_token_id, self.device)
         ids, mask = ids[t], mask[t]
-        prefix = features[i]
+        prefix = prefix[i]
         n_queries = prefix.shape[1]
         embeds = torch.cat([prefix, self.model.get_input_embeddings()(ids)], dim=1)
         attention = torch.cat([torch.ones(len(t), n_queries, dtype=torch.long, device=self.device), mask], dim=1)
         logits = self.model.language_model(inputs_embeds=embeds, attention_mask=attention).logits
         scored = mask.clone()
-        scored[:, :n_context] = 0  # the start token and the prompt condition the caption but are not scored
+        n_context = torch.tensor([len(c) for c in contexts], device=self.device)[t]
+        scored[torch.arange(ids.shape[1], device=self.device) < n_context[:, None]] = 0
         # Position n_queries - 1 + k predicts ids[k].
-        return summed_log_probs(logits[:, n_queries - 1:-1], ids, scored)
+        return summed_log_probs(logits[:, n_queries - 1:-1], ids, scored), scored.sum(dim=1).float()
 
-    def _encoder_decoder_log_likelihood(self, features, captions, t, i):
-        encoder_states, encoder_mask = features
+    def _encoder_decoder_log_likelihood(self, features, captions, t, i) -> tuple[torch.Tensor, torch.Tensor]:
+        encoder_states, encoder_mask = features[:2]
         config = self.model.config.text_config
         labels, mask = right_pad(captions, config.pad_token_id, self.device)
         labels, mask = labels[t], mask[t]
@@ -202,4 +264,4 @@ class Blip2CaptioningScorer(_Blip2Scorer):
                           "attention_mask": encoder_mask[:1].expand(len(i), -1), "past_key_values": cache}
             out = language_model(decoder_input_ids=decoder_ids, decoder_attention_mask=mask, use_cache=False,
                                  **inputs)
-        return summed_log_probs(out.logits, labels, mask)
+        return summed_log_probs(out.logits, labels, mask), mask.sum(dim=1).float()

@@ -139,3 +139,35 @@ def benchmarks_figure(header, lines, path: Path, title: str) -> Path:
     fig.savefig(path, bbox_inches="tight")
     plt.close(fig)
     return path
+
+
+def alpha_figure(results: dict, path: Path, title: str) -> Path:
+    """Experiment 5: per head, the primary metric on the whole set against the alpha of log P(T|I) - alpha log P(T),
+    with the head's T' ratio, gated ratio and blind rows as horizontal lines and its five CV alphas as ticks."""
+    methods, primary = results["methods"], results.get("primary", "group")
+    panels = results["alpha_figure"]
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 5.2), dpi=110, squeeze=False)
+    styles = {"_exact_ratio": ("#C44E52", "-"), "_ratio_gated": ("#8172B2", "-."), "_null": ("#777777", ":"),
+              "mlm_pll": ("#937860", "--")}
+    for ax, (tuned, lines) in zip(axes[0], panels.items()):
+        row = methods[tuned]
+        values = np.array([np.nan if v is None else v for v in row["metric_by_alpha"]], dtype=np.float64)
+        ax.plot(row["alpha_grid"], values, "o-", color="#4C72B0", markersize=3, label="log P(T|I) - alpha log P(T)")
+        for key in lines:
+            color, style = next(s for suffix, s in styles.items() if key.endswith(suffix))
+            if methods[key].get(primary) is not None:
+                ax.axhline(methods[key][primary], color=color, linestyle=style, linewidth=1.3,
+                           label="\n".join(textwrap.wrap(methods[key]["label"], 34)))
+        ax.plot(row["alphas"], [np.nanmin(values)] * len(row["alphas"]), "|", color="black", markersize=10,
+                label="alpha chosen in each CV fold")
+        ax.set_title("\n".join(textwrap.wrap(row["label"], 44)), fontsize=8)
+        ax.set_xlabel("alpha", fontsize=8)
+        ax.set_ylabel(f"{primary} (whole set)", fontsize=8)
+        ax.set_xlim(-0.02, 1.02)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.2))
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, bbox_inches="tight")
+    plt.close(fig)
+    return path

@@ -12,7 +12,15 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import sys
 
 import pytest
-from fixtures import ROOT, build_blip, build_blip2_captioning, build_clip, build_roberta, write_winoground_folder
+from fixtures import (
+    ROOT,
+    build_blip,
+    build_blip2_captioning,
+    build_clip,
+    build_roberta,
+    write_compositional_data,
+    write_winoground_folder,
+)
 
 
 @pytest.fixture(scope="session")
@@ -46,6 +54,17 @@ def clip_path(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def blip2_opt_path(tmp_path_factory) -> Path:
     return build_blip2_captioning(tmp_path_factory.mktemp("blip2_opt"), "opt")
+
+
+@pytest.fixture(scope="session")
+def blip2_t5_path(tmp_path_factory) -> Path:
+    return build_blip2_captioning(tmp_path_factory.mktemp("blip2_t5"), "t5")
+
+
+@pytest.fixture(scope="session")
+def compositional(tmp_path_factory) -> dict[str, Path]:
+    """Every compositional benchmark drawn in its official release format (tests/fixtures.py)."""
+    return write_compositional_data(tmp_path_factory.mktemp("compositional"))
 
 
 @pytest.fixture(scope="session")

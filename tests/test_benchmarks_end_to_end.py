@@ -7,7 +7,6 @@ import json
 
 import pytest
 import torch
-from fixtures import write_compositional_data
 from PIL import Image
 from scripts import run_in_process
 from transformers import BlipForConditionalGeneration, BlipForImageTextRetrieval, BlipProcessor
@@ -17,11 +16,6 @@ from benchmarks import GRIDS
 DATA = {"sugarcrepe": "sugarcrepe", "aro-vg-relation": "aro", "aro-vg-attribution": "aro", "whatsup-a": "whatsup",
         "whatsup-b": "whatsup", "mmvp-vlm": "mmvp", "colorswap": "colorswap", "eqben-mini": "eqben",
         "naturalbench-retrieval": "naturalbench"}
-
-
-@pytest.fixture(scope="module")
-def compositional(tmp_path_factory):
-    return write_compositional_data(tmp_path_factory.mktemp("compositional_e2e"))
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ import torch
 from fixtures import CAPTION_PAIRS
 
 from perturb.swap import (
+    GATED,
     IMPROVED,
     PUBLISHED,
     SwapCache,
@@ -38,11 +39,14 @@ def _logit(model, ids, at, token):
         return model(input_ids=torch.tensor([ids])).logits[0, at, token]
 
 
-def reference_published(model, tok, caption, seed=0, max_pairs=1000):
-    """The published search written out directly: four full forwards per ordered pair, one pair at a time."""
+def reference_published(model, tok, caption, seed=0, max_pairs=1000, min_token_id=0, gated=False):
+    """The published search written out directly: four full forwards per ordered pair, one pair at a time.
+
+    With `gated`, the original repository's final variant: positions of ids >= min_token_id, and the swap only
+    where p_swap > p_orig."""
     ids = tok(caption).input_ids
     special = set(tok.all_special_ids)
-    pos = [k for k, t in enumerate(ids) if t not in special]
+    pos = [k for k, t in enumerate(ids) if t not in special and t >= min_token_id]
     pairs = [(a, b) for a in pos for b in pos if a != b and ids[a] != ids[b]]
     if len(pairs) > max_pairs:
         keep = np.sort(np.random.default_rng(seed).choice(len(pairs), size=max_pairs, replace=False))
@@ -68,6 +72,8 @@ def reference_published(model, tok, caption, seed=0, max_pairs=1000):
         value = (p[1] - p[0]).item()
         if best_value is None or value > best_value:
             best, best_value = (i1, i2), value
+    if gated and not best_value > 0:
+        return None, len(pairs)
     out = list(ids)
     out[best[0]], out[best[1]] = out[best[1]], out[best[0]]
     return tok.decode(out, skip_special_tokens=True), len(pairs)
@@ -80,6 +86,23 @@ def test_published_matches_one_pair_at_a_time(mlm):
         expected, _ = reference_published(model, tok, caption)
         assert swap.text == expected, caption
     assert sum(s.text != c for s, c in zip(got, CAPTIONS)) >= len(CAPTIONS) - 2  # T' really differs from T
+
+
+def test_gated_search_keeps_a_swap_only_where_it_is_more_probable(mlm):
+    model, tok = mlm
+    captions = [*CAPTIONS, "big house"]  # the tiny MLM finds "house big" less probable: the gate closes
+    # The tiny vocabulary has no id >= 1000 (the original's filter): filter its lower ids to the same effect.
+    low = sorted({t for c in CAPTIONS for t in tok(c).input_ids if t not in tok.all_special_ids})[5]
+    for min_token_id in (0, low):
+        got = published_swaps(model, tok, captions, seed=0, min_token_id=min_token_id, gate=True)
+        for caption, swap in zip(captions, got):
+            expected, _ = reference_published(model, tok, caption, min_token_id=min_token_id, gated=True)
+            assert swap.text == expected, (caption, min_token_id)
+        if min_token_id == 0:
+            assert got[-1].text is None and "p_swap <= p_orig" in got[-1].reason
+            assert got[0].text is not None  # and opens on others
+    assert all(s.text is None and "ids of at least 1000" in s.reason
+               for s in find_swaps(model, tok, CAPTIONS[:3], GATED))
 
 
 def test_published_sampling_path_for_long_captions(mlm):

@@ -1,6 +1,6 @@
 """Every registered family and head: batched scores against one-pair-at-a-time forwards of the plain model.
 
-The references below call the transformers model's own forward on one (text, image) pair with the
+The references (tests/references.py) call the transformers model's own forward on one (text, image) pair with the
 tokenizer and image processor a user would call, and read the score off its outputs, so they share no
 code with scoring/. A family added to the registry needs a tiny checkpoint in tests/fixtures.py and a
 reference per head here; `test_every_family_has_a_tiny_checkpoint` fails until it has them.
@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 import torch
 from fixtures import TINY_CHECKPOINTS, draw_image
+from references import REFERENCES
 
 import scoring
 from common.errors import InputError
@@ -32,92 +33,6 @@ def checkpoints(tmp_path_factory):
     return {name: build(tmp_path_factory.mktemp(name)) for name, (_, build) in TINY_CHECKPOINTS.items()}
 
 
-def _pixels(scorer, image):
-    return scorer.processor.image_processor(images=image.convert("RGB"), return_tensors="pt").pixel_values
-
-
-def _ids(tokenizer, text, **kwargs):
-    return tokenizer(text, return_tensors="pt", **kwargs)
-
-
-# --- references: one pair through the plain model ---------------------------------------------------------
-
-def _read_head(head, out):
-    """The score from a retrieval model's output for one pair: a similarity, or the two ITM logits."""
-    if head == "contrastive":
-        return out[0]
-    return out[1] if head in ("itm", "itm_enc_logit") else out.log_softmax(-1)[1]
-
-
-def _blip_retrieval(head):
-    def reference(s, image, text):
-        inputs = _ids(s.processor.tokenizer, text)
-        ids = inputs.input_ids.clone()
-        if head in ("itm_enc", "itm_enc_logit"):
-            ids[0, 0] = s.model.config.text_config.bos_token_id + 1  # [ENC], right after [DEC] (30523 in BLIP)
-        out = s.model(input_ids=ids, attention_mask=inputs.attention_mask, pixel_values=_pixels(s, image),
-                      use_itm_head=head != "contrastive").itm_score[0]
-        return _read_head(head, out)
-    return reference
-
-
-def _blip_captioning(head):
-    def reference(s, image, text):
-        tok, cfg = s.processor.tokenizer, s.model.config.text_config
-        if head == "clm":  # the model's own loss, label smoothing 0.1, on [CLS] tokens ([SEP] dropped)
-            ids = _ids(tok, text).input_ids[:, :-1]
-            s.model.text_decoder.label_smoothing = 0.1
-            try:
-                return s.model(pixel_values=_pixels(s, image), input_ids=ids, labels=ids).loss
-            finally:
-                s.model.text_decoder.label_smoothing = 0.0
-        ids = torch.tensor([[cfg.bos_token_id, *tok(text, add_special_tokens=False).input_ids, cfg.sep_token_id]])
-        log_probs = s.model(pixel_values=_pixels(s, image), input_ids=ids).logits[0, :-1].log_softmax(-1)
-        return sum(log_probs[k, ids[0, k + 1]] for k in range(ids.shape[1] - 1))
-    return reference
-
-
-def _blip2_retrieval(head):
-    def reference(s, image, text):
-        inputs = _ids(s.processor.tokenizer, text)
-        out = s.model(pixel_values=_pixels(s, image), input_ids=inputs.input_ids, attention_mask=inputs.attention_mask,
-                      use_image_text_matching_head=head != "contrastive").logits_per_image[0]
-        return _read_head(head, out)
-    return reference
-
-
-def _blip2_captioning(head):
-    def reference(s, image, text):
-        # The processor's layout: one image token per query, then the tokenizer's own ids.
-        tok, cfg = s.processor.tokenizer, s.model.config
-        image_tokens = [cfg.image_token_index] * cfg.num_query_tokens
-        caption = tok(text).input_ids
-        if cfg.use_decoder_only_language_model:  # OPT: [queries] </s> caption; score the caption
-            ids = torch.tensor([image_tokens + caption])
-            log_probs = s.model(pixel_values=_pixels(s, image), input_ids=ids).logits[0, :-1].log_softmax(-1)
-            first = len(image_tokens) + 1
-            return sum(log_probs[k - 1, ids[0, k]] for k in range(first, ids.shape[1]))
-        # T5: the encoder reads [queries] + the empty prompt's ids (</s>); labels are caption </s>
-        ids = torch.tensor([image_tokens + tok("").input_ids])
-        labels = torch.tensor([caption])
-        log_probs = s.model(pixel_values=_pixels(s, image), input_ids=ids, labels=labels).logits[0].log_softmax(-1)
-        return sum(log_probs[k, labels[0, k]] for k in range(labels.shape[1]))
-    return reference
-
-
-def _dual_encoder(head):
-    def reference(s, image, text):
-        padding = {"padding": "max_length", "max_length": s.model.config.text_config.max_position_embeddings}
-        inputs = _ids(s.processor.tokenizer, text, **(padding if s.family == "siglip" else {}))
-        mask = {} if s.family == "siglip" else {"attention_mask": inputs.attention_mask}  # SigLIP trained unmasked
-        out = s.model(input_ids=inputs.input_ids, pixel_values=_pixels(s, image), **mask)
-        return (out.text_embeds @ out.image_embeds.t())[0, 0]
-    return reference
-
-
-REFERENCES = {"blip-retrieval": _blip_retrieval, "blip-captioning": _blip_captioning,
-              "blip2-retrieval": _blip2_retrieval, "blip2-captioning": _blip2_captioning,
-              "clip": _dual_encoder, "siglip": _dual_encoder}
 CASES = [(name, head) for name, (family, _) in TINY_CHECKPOINTS.items() for head in scoring.FAMILIES[family].HEADS]
 
 
@@ -186,7 +101,7 @@ def test_missing_checkpoint_is_one_line(tmp_path):
 
 def test_available_families_lists_heads_and_directions():
     families = scoring.available_families()
-    assert families["blip-captioning"] == {"clm": False, "clm_exact": True}
+    assert families["blip-captioning"] == {"clm": False, "clm_exact": True, "clm_exact_mean": True}
     assert families["clip"] == {"contrastive": True}
 
 
@@ -212,7 +127,9 @@ CROSS_ATTENTION_KEY = {
 @pytest.mark.parametrize("name", list(CROSS_ATTENTION_KEY))
 @pytest.mark.parametrize("share", [True, False])
 def test_cross_attention_projects_each_image_once(checkpoints, images, name, share):
-    scorer = scoring.load_scorer(str(checkpoints[name]), list(scoring.family_of(str(checkpoints[name])).HEADS)[-1])
+    # VQAScore's encoder reads the question beside the image, so its cross-attention is per pair by nature.
+    heads = [h for h in scoring.family_of(str(checkpoints[name])).HEADS if h != "vqa"]
+    scorer = scoring.load_scorer(str(checkpoints[name]), heads[-1])
     scorer.share_image_kv = share
     features = scorer.encode(scorer.preprocess(images[:3]))
     rows = []  # the image-token rows each call of the projection really projects
@@ -271,7 +188,7 @@ def test_a_release_that_bypasses_shared_keys_values_raises(checkpoints, images, 
 
     from scoring.shared_kv import SharedKeysValuesUnused
 
-    head = list(scoring.family_of(str(checkpoints[name])).HEADS)[-1]
+    head = [h for h in scoring.family_of(str(checkpoints[name])).HEADS if h != "vqa"][-1]  # vqa shares none
     scorer = scoring.load_scorer(str(checkpoints[name]), head)
     features = scorer.encode(scorer.preprocess(images[:3]))
     pairs = all_pairs(len(TEXTS), 3)

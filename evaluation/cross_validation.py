@@ -1,0 +1,94 @@
+"""The alpha of prior normalization, log P(T|I) - alpha log P(T), chosen by cross-validation (SPEC section 8).
+
+Five folds of the examples, in their canonical order (the order the benchmark's loader gives), from
+`numpy.random.default_rng(seed).permutation(n)` split by `numpy.array_split`. On the other four folds,
+alpha is the value of ALPHAS with the best primary metric of the benchmark (ties: the smallest alpha); the
+held-out fold is scored with it, and the metric of the whole set is computed on the pooled held-out
+scores. A row's scores at any alpha come from its terms' grids, which the records hold as rows of their
+own (e.g. `clm_exact` and `clm_null` for `clm_prior_cv`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+
+from evaluation.records import score_grid
+from evaluation.rows import Row, Term, score
+
+ALPHAS = tuple(round(0.05 * k, 2) for k in range(21))  # 0.00, 0.05, ..., 1.00
+N_FOLDS = 5
+
+
+def folds(n_examples: int, seed: int) -> list[np.ndarray]:
+    """Example indexes of the five folds."""
+    return np.array_split(np.random.default_rng(seed).permutation(n_examples), N_FOLDS)
+
+
+def primary_metric(grid, scores: np.ndarray, higher_is_better: bool, fields: Mapping[str, np.ndarray],
+                   index: np.ndarray) -> float:
+    """The benchmark's primary metric over the examples `index`; an undefined metric counts as -inf."""
+    value = grid.metrics(scores[index], higher_is_better, {k: v[index] for k, v in fields.items()})[grid.primary]
+    return -np.inf if value is None or np.isnan(value) else value
+
+
+@dataclass(frozen=True)
+class CrossValidated:
+    scores: np.ndarray  # (N, captions, images): each example scored with its fold's alpha
+    alphas: list[float]  # the alpha chosen on the training part of each fold, fold by fold
+
+
+def cross_validate(scores_at: Callable[[float], np.ndarray], grid, higher_is_better: bool,
+                   fields: Mapping[str, np.ndarray], seed: int) -> CrossValidated:
+    """Held-out scores and the five alphas; `scores_at(alpha)` is the row's (N, captions, images) grid."""
+    grids = [scores_at(alpha) for alpha in ALPHAS]
+    held_out_scores = np.empty_like(grids[0])
+    parts = folds(len(grids[0]), seed)
+    alphas = []
+    for k, held_out in enumerate(parts):
+        train = np.sort(np.concatenate([p for j, p in enumerate(parts) if j != k]))
+        values = [primary_metric(grid, g, higher_is_better, fields, train) for g in grids]
+        best = int(np.argmax(values))  # the first maximum: the smallest alpha
+        held_out_scores[held_out] = grids[best][held_out]
+        alphas.append(ALPHAS[best])
+    return CrossValidated(held_out_scores, alphas)
+
+
+def alpha_curve(scores_at: Callable[[float], np.ndarray], grid, higher_is_better: bool,
+                fields: Mapping[str, np.ndarray]) -> list[float | None]:
+    """The primary metric on the whole set at each alpha of ALPHAS (None where undefined)."""
+    everything = np.arange(len(scores_at(0.0)))
+    values = [primary_metric(grid, scores_at(a), higher_is_better, fields, everything) for a in ALPHAS]
+    return [None if v == -np.inf else v for v in values]
+
+
+def term_grids(records: Sequence[Mapping], rows: Sequence[Row], terms: Sequence[Term]) -> dict[Term, np.ndarray]:
+    """Each term's (N, captions, images) float32 grid, read from the records of the row that is that term alone."""
+    alone = {row.terms[0]: row.key for row in rows if len(row.terms) == 1 and row.combine is score}
+    missing = [str(t) for t in terms if t not in alone]
+    if missing:
+        raise ValueError(f"cross-validated rows need a row of each of their terms alone; none for {missing}")
+    return {t: score_grid(records, alone[t]).astype(np.float32) for t in terms}
+
+
+def cross_validated_rows(records: Sequence[dict], rows: Sequence[Row], grid, seed: int
+                         ) -> tuple[list[dict], dict[str, dict]]:
+    """The records with every cross-validated row's held-out grid added, and per row its alphas and its metric
+    at each alpha on the whole set (`alpha_curve`)."""
+    tuned = [row for row in rows if row.cross_validated]
+    if not tuned:
+        return list(records), {}
+    grids = term_grids(records, rows, list(dict.fromkeys(t for row in tuned for t in row.terms)))
+    fields = {f: np.array([r[f] for r in records]) for f in grid.fields}
+    details, records = {}, [dict(r) for r in records]
+    for row in tuned:
+        def scores_at(alpha, row=row):
+            return row.scores(grids, alpha)
+        result = cross_validate(scores_at, grid, row.higher_is_better, fields, seed)
+        details[row.key] = {"alphas": result.alphas, "alpha_grid": list(ALPHAS),
+                            "metric_by_alpha": alpha_curve(scores_at, grid, row.higher_is_better, fields)}
+        for record, cells in zip(records, result.scores.tolist()):
+            record[row.key] = {f"c{c}_i{i}": cells[c][i] for c in range(len(cells)) for i in range(len(cells[c]))}
+    return records, details

@@ -1,0 +1,101 @@
+"""A text's language prior under an image-conditioned head: its score against "null" images of Gaussian noise.
+
+VisualGPTScore (Lin et al., ICML 2024) divides P(T|I) by P(T)^alpha and estimates P(T) from null images.
+Their code was never released, so the recipe is fixed here (SPEC section 8):
+- K null images, image k = torch.randn((3, H, W)) from torch.Generator().manual_seed(seed + k), float32 on
+  the CPU, H x W the checkpoint's processor output; they are normalized pixel values, fed as they are;
+- the prior of a text under a head is its score against the K images averaged in probability,
+  logsumexp - log K, for heads whose score is a log-probability (`Scorer.LOG_LIKELIHOOD_HEADS`: log P(T|I),
+  VQAScore), and the plain mean of the score for the others (ITM, contrastive similarity).
+Every text meets the same null images, so they are encoded once per run (`null_pixels` then
+`scorer.encode`) and their cross-attention keys and values are projected once per call, as for any
+image (scoring/shared_kv.py). `PriorCache` keeps each text's prior across runs, keyed like the swap cache.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Sequence
+
+import torch
+from PIL import Image
+
+from common.cache import JsonCache
+from common.fingerprints import checkpoint_fingerprint
+from scoring.base import Scorer
+from scoring.batching import all_pairs
+
+
+def null_pixels(scorer: Scorer, n_images: int, seed: int) -> torch.Tensor:
+    """The K null images (K, 3, H, W) in the scorer's normalized pixel space: standard normal noise."""
+    height, width = scorer.preprocess([Image.new("RGB", (64, 64))]).shape[-2:]
+    return torch.stack([torch.randn((3, height, width), generator=torch.Generator().manual_seed(seed + k),
+                                    dtype=torch.float32) for k in range(n_images)])
+
+
+def average_over_null_images(scores: torch.Tensor, in_probability: bool) -> torch.Tensor:
+    """(n_texts, K) scores to (n_texts,) priors: logsumexp - log K in probability, else the mean."""
+    if in_probability:
+        return scores.logsumexp(dim=1) - math.log(scores.shape[1])
+    return scores.mean(dim=1)
+
+
+def null_scores(scorer: Scorer, null_features, texts: Sequence[str], heads: Sequence[str]) -> dict[str, torch.Tensor]:
+    """Each head's prior of each text (n_texts,) float32: one model call over every (text, null image) pair."""
+    n_null = null_features.shape[0] if isinstance(null_features, torch.Tensor) else null_features[0].shape[0]
+    scores = scorer.score_heads(null_features, texts, *all_pairs(len(texts), n_null, device=scorer.device), heads)
+    return {h: average_over_null_images(scores[h].view(len(texts), n_null), h in scorer.LOG_LIKELIHOOD_HEADS)
+            for h in heads}
+
+
+class PriorCache(JsonCache):
+    """Priors per (model, dtype, head, number of null images, seed, caption), in a JSON file a person can read.
+
+    The model is keyed by its fingerprint, as in the swap cache; its path is kept beside it for the reader.
+    """
+
+    ROOT, FLAG = "priors", "--prior-cache"
+    KEY = {"model": str, "dtype": str, "head": str, "null_images": int, "seed": int, "caption": str}
+    VALUES = {"prior": float}
+
+    def __init__(self, path: str | Path | None):
+        super().__init__(path)
+        self._fingerprints: dict[str, str] = {}
+
+    def model_key(self, scorer: Scorer) -> str:
+        if scorer.name_or_path not in self._fingerprints:
+            self._fingerprints[scorer.name_or_path] = checkpoint_fingerprint(scorer.name_or_path)
+        return self._fingerprints[scorer.name_or_path]
+
+
+def priors(scorer: Scorer, null_features, texts: Sequence[str], heads: Sequence[str], seed: int,
+           cache: PriorCache | None = None, chunk: int = 64) -> dict[str, torch.Tensor]:
+    """Each head's prior of each text (n_texts,) float32 on the CPU, computing only what the cache lacks.
+
+    Missing texts are scored in sorted order, `chunk` texts (times K null images) per model call, so a text's
+    prior does not depend on which other texts a run happens to need. Computed priors pass through Python
+    floats as cached ones do, so a warm and a cold cache give the same bits.
+    """
+    n_null = null_features.shape[0] if isinstance(null_features, torch.Tensor) else null_features[0].shape[0]
+    model = cache.model_key(scorer) if cache else ""
+    dtype = str(scorer.dtype).removeprefix("torch.")
+
+    def key(head, text):  # PriorCache.KEY
+        return model, dtype, head, n_null, seed, text
+
+    found = {}
+    if cache:
+        found = {key(h, t): e["prior"] for h in heads for t in set(texts) if (e := cache.get(key(h, t))) is not None}
+    todo = sorted({t for t in texts for h in heads if key(h, t) not in found})
+    for start in range(0, len(todo), chunk):
+        part = todo[start:start + chunk]
+        computed = null_scores(scorer, null_features, part, heads)
+        for h in heads:
+            for text, value in zip(part, computed[h].tolist()):
+                if key(h, text) in found:  # cached for this head: the cached bits stand
+                    continue
+                found[key(h, text)] = value
+                if cache:
+                    cache.put(key(h, text), {"prior": value}, model_path=scorer.name_or_path)
+    return {h: torch.tensor([found[key(h, t)] for t in texts], dtype=torch.float32) for h in heads}
