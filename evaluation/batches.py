@@ -27,8 +27,10 @@ from common.images import open_image
 
 
 def default_workers() -> int:
-    """Worker processes for decoding: one core stays with the main process, at most 8 (more rarely help)."""
-    return max(1, min(8, (os.cpu_count() or 1) - 1))
+    """Worker processes for decoding: one core stays with the main process, at most 8 (more rarely help); under
+    torchrun the ranks of a machine (LOCAL_WORLD_SIZE) share its cores."""
+    ranks_here = max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
+    return max(1, min(8, (os.cpu_count() or 1) // ranks_here - 1))
 
 
 def preprocess_key(scorer) -> str:

@@ -17,6 +17,7 @@ import torch
 
 from common.files import readable_npz, replace_atomically
 from evaluation.batches import image_batches, preprocess_key
+from evaluation.distributed import Ranks
 from evaluation.rows import Term
 
 # The first-stage similarity as a row's term: rows that use it read it from the first stage's matrix.
@@ -29,23 +30,42 @@ def image_ranges(n_images: int, batch_size: int) -> list[range]:
 
 
 def first_stage(scorer, images, captions: Sequence[str], batch_size: int, workers: int, cache: Path,
-                text_batch: int = 1024) -> np.ndarray:
+                text_batch: int = 1024, ranks: Ranks = Ranks()) -> np.ndarray:
     """Contrastive similarity (n_captions, n_images): embeddings once per image and text, one product.
 
     The embeddings are kept in `cache` (an .npz file), so a resumed run does not encode the images again.
+    Under torchrun each rank encodes its share of the image batches and text chunks into a file of its own,
+    and rank 0 merges them into `cache`.
     """
-    if cache.exists() and readable_npz(cache):
-        with np.load(cache) as stored:
-            text, image = torch.from_numpy(stored["text"]), torch.from_numpy(stored["image"])
-    else:  # none yet, or a damaged one (a kill mid-write of an older version, a full disk): encode again
-        pin = scorer.device.type == "cuda"
-        image = torch.cat([scorer.image_embeddings(scorer.encode(batch.pixels_for(scorer))).float().cpu()
-                           for batch in image_batches(images, image_ranges(len(images), batch_size),
-                                                      {preprocess_key(scorer): scorer.preprocess}, workers, pin)])
+    if not (cache.exists() and readable_npz(cache)):  # none yet, or a damaged one (a full disk): encode again
+        ranges = image_ranges(len(images), batch_size)
+        mine, starts = ranks.share(list(range(len(ranges)))), ranks.share(list(range(0, len(captions), text_batch)))
+        batches = image_batches(images, [ranges[b] for b in mine], {preprocess_key(scorer): scorer.preprocess},
+                                workers, scorer.device.type == "cuda")
+        parts = {f"image_{b:06d}": scorer.image_embeddings(scorer.encode(batch.pixels_for(scorer))).float().cpu()
+                 for b, batch in zip(mine, batches)}
         with torch.no_grad():
-            text = torch.cat([scorer.text_embeddings(captions[s:s + text_batch]).float().cpu()
-                              for s in range(0, len(captions), text_batch)])
-        replace_atomically(cache, lambda tmp: np.savez(tmp, text=text.numpy(), image=image.numpy()))
+            parts |= {f"text_{s:09d}": scorer.text_embeddings(captions[s:s + text_batch]).float().cpu() for s in starts}
+        parts = {k: v.numpy() for k, v in parts.items()}
+        if ranks.parallel:
+            part = cache.with_name(f"{cache.stem}.part-{ranks.rank}-of-{ranks.world}.npz")
+            replace_atomically(part, lambda tmp: np.savez(tmp, **parts))
+            ranks.barrier()  # every rank's share is on disk
+            if ranks.main:
+                files = [cache.with_name(f"{cache.stem}.part-{r}-of-{ranks.world}.npz") for r in range(ranks.world)]
+                parts = {}
+                for file in files:
+                    with np.load(file) as stored:
+                        parts |= {k: stored[k] for k in stored.files}
+        if ranks.main:
+            text = np.concatenate([parts[k] for k in sorted(parts) if k.startswith("text_")])
+            image = np.concatenate([parts[k] for k in sorted(parts) if k.startswith("image_")])
+            replace_atomically(cache, lambda tmp: np.savez(tmp, text=text, image=image))
+            for file in cache.parent.glob(f"{cache.stem}.part-*.npz"):
+                file.unlink()
+        ranks.barrier()  # the merged file is on disk
+    with np.load(cache) as stored:
+        text, image = torch.from_numpy(stored["text"]), torch.from_numpy(stored["image"])
     with torch.no_grad():
         return torch.cat([scorer.similarity(text[s:s + text_batch], image)
                           for s in range(0, len(text), text_batch)]).numpy()

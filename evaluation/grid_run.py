@@ -39,25 +39,17 @@ from common.fingerprints import checkpoint_fingerprint
 from evaluation.batches import Batch, grid_batches, preprocess_key
 from evaluation.cli import Interrupted, run_config, validate
 from evaluation.cross_validation import cross_validated_rows
+from evaluation.distributed import init_ranks
 from evaluation.records import count_without_swap, example_records
-from evaluation.rows import MLM, MLM_HEADS, NULL, Row, T, Term
+from evaluation.rows import MLM, MLM_HEADS, Row, Term
 from evaluation.runs import RunLog, lock_folder, split_on_oom
-from perturb.swap import (
-    GATED,
-    IMPROVED,
-    PUBLISHED,
-    Swap,
-    SwapCache,
-    find_swaps,
-    load_mlm,
-    pseudo_log_likelihoods,
-    swapped_or_same,
-)
+from evaluation.terms import caption_priors, row_terms
+from perturb.swap import GATED, IMPROVED, PUBLISHED, Swap, SwapCache, find_swaps, load_mlm
 from reports import grids, winoground
 from reports.winoground import read_results, report_run
 from scoring import FAMILIES, Scorer, load_scorer
 from scoring.batching import DTYPES
-from scoring.priors import PriorCache, null_pixels, priors
+from scoring.priors import PriorCache
 
 
 def model_flags(args: argparse.Namespace) -> dict[str, str]:
@@ -73,14 +65,17 @@ class GridRun:
         self.args, self.experiment = args, experiment
         self.grid = GRIDS[args.benchmark]
         self.start = time.time()
-        self.device, self.dtype = torch.device(args.device), DTYPES[args.dtype]
+        self.ranks = init_ranks(torch.device(args.device))  # one process, or this rank of a torchrun launch
+        self.device, self.dtype = self.ranks.device(torch.device(args.device)), DTYPES[args.dtype]
         self.data = self.grid.load(args.data or self.grid.default_source, args.image_root, args.limit)
         images, self.n_captions = self.grid.shape
         self.image_columns = [f"image_{i}" for i in range(images)]
         fingerprints = {"data": data_fingerprint(self.data, self.image_columns),
                         **{k: checkpoint_fingerprint(v) for k, v in model_flags(args).items()}}
-        self.lock = lock_folder(args.out)
-        self.log = RunLog(args.out, {**run_config(args, experiment), "fingerprints": fingerprints})
+        config = {**run_config(args, experiment), "fingerprints": fingerprints}
+        # Rank 0 holds the folder and checks (or writes) config.json before the other ranks read the folder.
+        held = self.ranks.first(lambda: (lock_folder(args.out), RunLog(args.out, config, self.ranks)))
+        self.lock, self.log = held or (None, RunLog(args.out, config, self.ranks))
         self.scorers: dict[str, Scorer] = {}
         self.mlm = None
         self.prior_of: dict[tuple[str, str], dict[str, float]] = {}  # (role, head) -> caption -> prior
@@ -92,7 +87,7 @@ class GridRun:
         if self.log.finished:
             self._print(read_results(self.log.out_dir), "printed from its results.json; nothing was recomputed")
             return True
-        self.grid.check(self.data)
+        self.ranks.first(lambda: self.grid.check(self.data))
         return False
 
     def load_scorer(self, role: str, name_or_path: str, head: str) -> Scorer:
@@ -140,55 +135,28 @@ class GridRun:
         return found
 
     def priors(self, rows: Sequence[Row]) -> None:
-        """Every caption's prior under each head whose NULL term the rows use: from --prior-cache, or computed
-        now over --null-images noise images (encoded once per model) and added to it (scoring/priors.py)."""
-        cache = PriorCache(self.args.prior_cache)
+        """Every caption's prior under each head whose NULL term the rows use, from --prior-cache or computed now
+        over --null-images noise images (evaluation/terms.py)."""
         columns = [f"caption_{c}" for c in range(self.n_captions)]
         captions = sorted({text for column in columns for text in self.data[column]})
-        needed = dict.fromkeys((t.model, t.head) for row in rows for t in row.terms if t.image == NULL)
-        for role in dict.fromkeys(role for role, _ in needed):
-            scorer = self.scorers[role]
-            heads = [h for r, h in needed if r == role]
-            null_features = scorer.encode(null_pixels(scorer, self.args.null_images, self.args.seed))
-            found = priors(scorer, null_features, captions, heads, self.args.seed, cache)
-            for head in heads:
-                self.prior_of[role, head] = dict(zip(captions, found[head].tolist()))
+        cache = PriorCache(self.args.prior_cache)
+        if self.ranks.parallel:  # each rank computes its share of the missing priors; then all read all of them
+            if not self.args.prior_cache:
+                raise InputError("under torchrun the ranks share the captions' priors through --prior-cache: pass a "
+                                 "file path")
+            self.ranks.barrier()  # every rank has read the cache before any rank adds to it
+            caption_priors(self.scorers, rows, captions, self.args.null_images, self.args.seed, cache,
+                           share=self.ranks.share)
+            cache.save()
+            self.ranks.barrier()
+            cache = PriorCache(self.args.prior_cache)
+        self.prior_of = caption_priors(self.scorers, rows, captions, self.args.null_images, self.args.seed, cache)
         cache.save()
 
     def term_scores(self, batch: Batch, rows: Sequence[Row], swaps: Mapping[str, Sequence[Swap]]
                     ) -> dict[Term, torch.Tensor]:
-        """Every term the rows need, each (n_examples, captions, images) on the CPU: one model call per role
-        and set of texts its heads score (T and the T' of some searches), the priors from `priors`, and the
-        masked LM's heads, which read the caption alone."""
-        captions = batch.captions
-        n_examples, n_images = batch.image_of.shape
-        terms = list(dict.fromkeys(t for row in rows for t in row.terms))
-
-        def per_caption(values) -> torch.Tensor:  # one value per caption, the same against every image
-            return torch.as_tensor(values, dtype=torch.float32).view(n_examples, -1, 1).expand(-1, -1, n_images)
-
-        out: dict[Term, torch.Tensor] = {}
-        for role, scorer in self.scorers.items():
-            texts_of_head: dict[str, set] = {}
-            for t in terms:
-                if t.model == role and t.image != NULL:
-                    texts_of_head.setdefault(t.head, set()).add(t.text)
-            calls: dict[tuple, list[str]] = {}
-            for head, texts in texts_of_head.items():
-                calls.setdefault(tuple(s for s in swaps if s in texts), []).append(head)
-            features = scorer.encode(batch.pixels_for(scorer)) if calls else None
-            for searches, heads in calls.items():
-                swapped = {s: swapped_or_same(captions, swaps[s]) for s in searches}
-                scores = term_scores(scorer, role, features, batch, heads, swapped)
-                out |= {t: v.cpu() for t, v in scores.items() if t in terms}
-        for t in terms:
-            if t.image == NULL:
-                out[t] = per_caption([self.prior_of[t.model, t.head][c] for c in captions])
-            elif t.model == MLM and t.head == "pll":
-                out[t] = per_caption(pseudo_log_likelihoods(*self.mlm, captions))
-            elif t.model == MLM and t.head == "gate":
-                out[t] = per_caption([swap.text is not None for swap in swaps[GATED]])
-        return out
+        """Every term the rows need for the batch (evaluation/terms.py)."""
+        return row_terms(self.scorers, self.mlm, batch, rows, swaps, self.prior_of)
 
     def score(self, score_batch: Callable[[Batch], list[dict]]) -> None:
         """Score every unfinished batch of examples, appending each batch's records as it finishes.
@@ -204,14 +172,16 @@ class GridRun:
                 for im, box in zip(first_images, boxes)]
         pending = self.log.pending_batches(self.data, self.args.batch_size, keys)
         done = len(self.data) - sum(map(len, pending))
+        pending = self.ranks.share(pending)  # under torchrun: this rank's batches
         preprocessors = {preprocess_key(s): s.preprocess for s in self.scorers.values()}
         batches = grid_batches(self.data, pending, preprocessors, self.args.workers,
                                pin_memory=self.device.type == "cuda", n_images=len(self.image_columns))
         try:
-            with tqdm(total=len(self.data), initial=done, unit="example") as bar:
+            with tqdm(total=len(self.data), initial=done, unit="example", disable=not self.ranks.main) as bar:
                 for batch in batches:
                     self.log.append(split_on_oom(score_batch, batch))
-                    bar.update(len(batch))
+                    # Rank 0's progress stands for every rank's.
+                    bar.update(min(len(batch) * self.ranks.world, bar.total - bar.n))
         except KeyboardInterrupt:
             raise Interrupted(f"{self.log.saved()} of {len(self.data)} examples are saved in {self.log.out_dir}; "
                               f"run the same command again to continue from there") from None
@@ -222,6 +192,9 @@ class GridRun:
         def complete(records):
             records, self.row_details = cross_validated_rows(records, rows, self.grid, self.args.seed)
             return records
+        self.ranks.barrier()  # every rank has appended its last batch
+        if not self.ranks.main:  # rank 0 merges and reports
+            return []
         return self.log.finish(self.data["id"], complete)
 
     def records(self, examples: Sequence[dict], scores: Mapping[str, torch.Tensor],
@@ -236,8 +209,10 @@ class GridRun:
 
         `references` are Winoground's quoted rows; other benchmarks quote their own (benchmarks/), and
         `grid_references[benchmark]` beside them. Where the run searched T', results.json also says how many
-        captions had nothing to swap. `extra` is written to results.json as it is.
+        captions had nothing to swap. `extra` is written to results.json as it is. Under torchrun, rank 0 reports.
         """
+        if not self.ranks.main:
+            return
         keys = {row.key for row in rows}
         comparisons = [(a, b) for a, b in comparisons if a in keys and b in keys]
         models = {role: {"name_or_path": s.name_or_path, "family": s.family,
@@ -254,6 +229,8 @@ class GridRun:
         self._print(read_results(self.log.out_dir))
 
     def _print(self, results: Mapping, note: str = "") -> None:
+        if not self.ranks.main:
+            return
         number = self.experiment.removeprefix("experiment")
         name = "Winoground" if self.grid.name == "winoground" else self.grid.name
         data = self.args.data or self.grid.default_source
@@ -269,25 +246,3 @@ class GridRun:
             print(f"\nCaptions with nothing to swap (T' = T): {no_swap[PUBLISHED]} published, "
                   f"{no_swap[IMPROVED]} improved{gated}; word swaps in {self.args.swap_cache}")
         print(f"\nResults in {self.log.out_dir}; wall time {time.time() - self.start:.1f} s")
-
-
-def term_scores(scorer: Scorer, role: str, features, batch: Batch, heads: Sequence[str],
-                swapped: Mapping[str, Sequence[str]] | None = None) -> dict[Term, torch.Tensor]:
-    """Every head's scores of the batch's captions (T) and of each T' in `swapped` (search -> one T' per caption).
-
-    One model call scores all of them against the batch's images: per example, its captions, then each
-    search's T' of them, each against each of the example's images (pairs index into the batch's distinct
-    images). Each term's scores have shape (n_examples, captions, images), indexed [example, caption, image].
-    """
-    swapped = dict(swapped or {})
-    texts, captions = [T, *swapped], batch.captions
-    n_examples, n_images = batch.image_of.shape
-    n_captions = len(captions) // n_examples
-    per_example = n_captions * len(texts)
-    all_texts = [text for n in range(n_examples) for variant in (captions, *swapped.values())
-                 for text in variant[n * n_captions:(n + 1) * n_captions]]
-    t = torch.arange(n_examples * per_example).view(n_examples, per_example, 1).expand(-1, -1, n_images)
-    i = batch.image_of.view(n_examples, 1, n_images).expand(-1, per_example, -1)
-    scores = scorer.score_heads(features, all_texts, t.reshape(-1), i.reshape(-1), heads)
-    return {Term(role, head, text): scores[head].view(n_examples, len(texts), n_captions, n_images)[:, k]
-            for head in heads for k, text in enumerate(texts)}

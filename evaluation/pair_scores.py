@@ -17,6 +17,7 @@ import torch
 
 from common.files import readable_npz, replace_atomically
 from evaluation.batches import image_batches, preprocess_key
+from evaluation.distributed import Ranks
 from evaluation.first_stage import image_ranges
 from evaluation.rows import Term
 from evaluation.runs import split_on_oom
@@ -39,7 +40,7 @@ class PairStore:
             return False
         if readable_npz(file):
             return True
-        file.unlink()
+        file.unlink(missing_ok=True)  # under torchrun another rank may have removed it first
         return False
 
     def save(self, batch: int, pairs: np.ndarray, scores: Mapping[str, np.ndarray]) -> None:
@@ -58,15 +59,18 @@ class PairStore:
 
 def score_pairs(scorers: Mapping, terms: Sequence[Term], texts: Mapping[str, Sequence[str]], images,
                 pairs: np.ndarray, store: PairStore, batch_size: int, workers: int, pair_batch: int = 512,
-                progress=None) -> int:
+                progress=None, ranks: Ranks = Ranks()) -> int:
     """Score every candidate pair by every term, a batch of images at a time; returns the number of batches.
 
-    `texts[term.text]` holds one text per caption: the captions themselves, or their T' from a search.
+    `texts[term.text]` holds one text per caption: the captions themselves, or their T' from a search. Under
+    torchrun each rank scores its share of the unfinished batches.
     """
     ranges = image_ranges(len(images), batch_size)
     pending = [b for b in range(len(ranges)) if not store.done(b)]
     if progress:
         progress.update(len(ranges) - len(pending))
+    ranks.barrier()  # every rank has listed the unfinished batches before any rank stores one
+    pending = ranks.share(pending)
     roles = sorted({t.model for t in terms})
     preprocessors = {preprocess_key(scorers[r]): scorers[r].preprocess for r in roles}
     pin = any(scorers[r].device.type == "cuda" for r in roles)
@@ -91,7 +95,7 @@ def score_pairs(scorers: Mapping, terms: Sequence[Term], texts: Mapping[str, Seq
                         [r[head] for r in results]) if results else np.zeros(0, dtype=np.float32)
         store.save(b, mine, scores)
         if progress:
-            progress.update(1)
+            progress.update(min(ranks.world, progress.total - progress.n))  # rank 0's batches stand for all
     return len(ranges)
 
 

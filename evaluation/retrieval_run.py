@@ -25,8 +25,10 @@ from benchmarks.retrieval import (
     load_retrieval,
     retrieval_fingerprint,
 )
+from common.errors import InputError
 from common.fingerprints import checkpoint_fingerprint
 from evaluation.cli import Interrupted, run_config, validate
+from evaluation.distributed import init_ranks
 from evaluation.first_stage import SIMILARITY, candidate_pairs, first_stage, image_ranges
 from evaluation.pair_scores import PairStore, score_pairs
 from evaluation.reranking import Evaluation, evaluate
@@ -46,14 +48,17 @@ class RetrievalRun:
         validate(args)
         self.args, self.experiment, self.rows = args, experiment, list(rows)
         self.start = time.time()
-        self.device, self.dtype = torch.device(args.device), DTYPES[args.dtype]
+        self.ranks = init_ranks(torch.device(args.device))  # one process, or this rank of a torchrun launch
+        self.device, self.dtype = self.ranks.device(torch.device(args.device)), DTYPES[args.dtype]
         self.data = load_retrieval(args.data, args.image_root, args.limit, check=False)
         self.terms = [t for t in terms_of(rows) if t != SIMILARITY]  # scored per candidate pair
         self.out_dir = Path(args.out)
-        self.lock = lock_folder(self.out_dir)
-        self.config = check_config(self.out_dir, {**run_config(args, experiment), "fingerprints": {
+        config = {**run_config(args, experiment), "fingerprints": {
             "data": retrieval_fingerprint(self.data),
-            **{f"{role}_model": checkpoint_fingerprint(path) for role, path in self._models().items()}}})
+            **{f"{role}_model": checkpoint_fingerprint(path) for role, path in self._models().items()}}}
+        # Rank 0 holds the folder and checks (or writes) config.json before the other ranks read the folder.
+        self.lock = self.ranks.first(lambda: (lock_folder(self.out_dir), check_config(self.out_dir, config))[0])
+        self.config = check_config(self.out_dir, config)
         self.store = PairStore(self.out_dir)
         self.scorers: dict[str, Scorer] = {}
 
@@ -72,7 +77,7 @@ class RetrievalRun:
         if results_file.exists():
             self._print(json.loads(results_file.read_text()), "printed from its results.json; nothing was recomputed")
             return True
-        check_retrieval_images(self.data)
+        self.ranks.first(lambda: check_retrieval_images(self.data))
         return False
 
     def load_scorers(self) -> None:
@@ -99,26 +104,32 @@ class RetrievalRun:
                               f"batches of pair scores in {self.store.folder}; run the same command again to continue "
                               f"from there") from None
 
-    def _rerank(self) -> Evaluation:
+    def _rerank(self) -> Evaluation | None:
         args, data, terms, rows = self.args, self.data, self.terms, self.rows
         texts = {T: data.captions, **self._swapped({t.text for t in terms} - {T})}
         similarity = first_stage(self.scorers["first_stage"], data.images, data.captions, args.batch_size,
-                                 args.workers, self.out_dir / "first_stage.npz")
+                                 args.workers, self.out_dir / "first_stage.npz", ranks=self.ranks)
         depth = max(args.k, max(RECALL_KS))
         text_order = first_stage_order(similarity.T, depth)  # per image, its captions
         image_order = first_stage_order(similarity, depth)  # per caption, its images
         self.pairs = candidate_pairs(text_order[:, :args.k], image_order[:, :args.k])
         pair_scores = {}
         if terms:
-            with tqdm(total=len(image_ranges(len(data.images), args.batch_size)), unit="image batch") as bar:
+            with tqdm(total=len(image_ranges(len(data.images), args.batch_size)), unit="image batch",
+                      disable=not self.ranks.main) as bar:
                 n_batches = score_pairs(self.scorers, terms, texts, data.images, self.pairs, self.store,
-                                        args.batch_size, args.workers, args.pair_batch_size, bar)
+                                        args.batch_size, args.workers, args.pair_batch_size, bar, self.ranks)
+            self.ranks.barrier()  # every rank's batches are stored
+            if not self.ranks.main:  # rank 0 evaluates and reports
+                return None
             pair_scores = self.store.load(n_batches, self.pairs)
         return evaluate(rows, similarity, text_order, image_order, args.k, self.pairs, pair_scores,
                         data.caption_image, data.image_captions)
 
     def report(self, evaluation: Evaluation) -> None:
-        """Write queries.jsonl and results.json, and print the tables, the checkpoints and the wall time."""
+        """Write queries.jsonl and results.json, and print the tables, the checkpoints and the wall time (rank 0)."""
+        if not self.ranks.main:
+            return
         args, data = self.args, self.data
         models = {role: {"name_or_path": s.name_or_path, "family": s.family} for role, s in self.scorers.items()}
         retrieval.report(self.out_dir, self.rows, evaluation, seed=args.seed, extra={
@@ -129,6 +140,8 @@ class RetrievalRun:
         self._print(json.loads((self.out_dir / "results.json").read_text()))
 
     def _print(self, results: dict, note: str = "") -> None:
+        if not self.ranks.main:
+            return
         counts, first = results["counts"], results["models"]["first_stage"]
         print(f"\nExperiment {self.experiment.removeprefix('experiment')} on {self.args.data}: {counts['images']} "
               f"images, {counts['captions']} captions, k = {results['k']}, first stage {first['name_or_path']} "
@@ -143,9 +156,20 @@ class RetrievalRun:
             return {}
         mlm, tokenizer = load_mlm(self.args.mlm_model, self.device, self.dtype)
         cache, captions, out = SwapCache(self.args.swap_cache), self.data.captions, {}
+        chunks = list(range(0, len(captions), chunk))
+        if self.ranks.parallel:  # each rank searches its share of the chunks; then all read every T' from the cache
+            if not self.args.swap_cache:
+                raise InputError("under torchrun the ranks share T' through --swap-cache: pass a file path")
+            self.ranks.barrier()  # every rank has read the cache before any rank adds to it
+            for search in (s for s in SEARCHES if s in searches):
+                for n in self.ranks.share(chunks):
+                    find_swaps(mlm, tokenizer, captions[n:n + chunk], search, self.args.seed, cache=cache)
+                    cache.save()
+            self.ranks.barrier()
+            cache = SwapCache(self.args.swap_cache)
         for search in (s for s in SEARCHES if s in searches):
             swaps = []
-            for n in range(0, len(captions), chunk):
+            for n in chunks:
                 swaps += find_swaps(mlm, tokenizer, captions[n:n + chunk], search, self.args.seed, cache=cache)
                 cache.save()
             out[search] = swapped_or_same(captions, swaps)

@@ -4,7 +4,9 @@
 (the arguments that produced it, and the fingerprints of the data and models it scored). Records are
 appended a batch at a time, so a run started again with the same folder, arguments, data and models
 skips what is done; anything else is refused rather than mixed into the same file. While a run holds its
-folder (`lock_folder`), a second run with the same --out is refused.
+folder (`lock_folder`), a second run with the same --out is refused. Under torchrun each rank appends to
+its own `examples.part-<rank>-of-<world>.jsonl` (evaluation/distributed.py); every file is read on start,
+whatever the number of ranks that wrote it, and `finish` merges them into examples.jsonl.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import torch
 
 from common.errors import InputError
 from common.files import Lock, append_durably, make_folder, write_error, write_json, write_jsonl
+from evaluation.distributed import Ranks
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -60,16 +63,23 @@ def _changes(previous: Mapping, config: Mapping) -> str:
 
 
 class RunLog:
-    def __init__(self, out_dir: str | Path, config: Mapping):
-        self.out_dir = Path(out_dir)
+    def __init__(self, out_dir: str | Path, config: Mapping, ranks: Ranks = Ranks()):
+        self.out_dir, self.ranks = Path(out_dir), ranks
         self.config = check_config(self.out_dir, config)
         self.examples_file = self.out_dir / "examples.jsonl"
+        # Where this process appends: examples.jsonl, or under torchrun a file of this rank's own.
+        self.append_file = (self.out_dir / f"examples.part-{ranks.rank}-of-{ranks.world}.jsonl" if ranks.parallel
+                            else self.examples_file)
         self.records: dict[int, dict] = {}
-        if self.examples_file.exists():
-            self._read_existing()
+        for file in self._files():
+            self._read_existing(file)
 
-    def _read_existing(self) -> None:
-        raw = self.examples_file.read_bytes()
+    def _files(self) -> list[Path]:
+        """examples.jsonl and the files of the ranks of every torchrun launch that wrote this folder."""
+        return [f for f in [self.examples_file, *sorted(self.out_dir.glob("examples.part-*.jsonl"))] if f.exists()]
+
+    def _read_existing(self, file: Path) -> None:
+        raw = file.read_bytes()
         complete = raw[: raw.rfind(b"\n") + 1]  # a run killed mid-write leaves a partial last line
         for lineno, line in enumerate(complete.decode("utf-8", errors="replace").splitlines(), 1):
             if line.strip():
@@ -77,14 +87,14 @@ class RunLog:
                     record = json.loads(line)
                     self.records[record["id"]] = record
                 except (json.JSONDecodeError, KeyError, TypeError):
-                    raise InputError(f"{self.examples_file} line {lineno} is corrupt: delete that line and run the "
-                                     f"same command again; that example is scored again, the others are kept") from None
-        if len(complete) != len(raw):
+                    raise InputError(f"{file} line {lineno} is corrupt: delete that line and run the same command "
+                                     f"again; that example is scored again, the others are kept") from None
+        if len(complete) != len(raw) and self.ranks.main:  # rank 0 mends the files before the others read them
             try:
-                with open(self.examples_file, "r+b") as f:
+                with open(file, "r+b") as f:
                     f.truncate(len(complete))
             except OSError as e:
-                raise write_error(self.examples_file, e) from None
+                raise write_error(file, e) from None
 
     def is_done(self, ids: Sequence[int]) -> bool:
         return all(i in self.records for i in ids)
@@ -97,18 +107,21 @@ class RunLog:
 
     def append(self, records: Sequence[dict]) -> None:
         """Append finished examples in one write and flush it to disk before returning."""
-        append_durably(self.examples_file, "".join(json.dumps(r) + "\n" for r in records))
+        append_durably(self.append_file, "".join(json.dumps(r) + "\n" for r in records))
         for r in records:
             self.records[r["id"]] = r
 
     def saved(self) -> int:
-        """How many examples examples.jsonl holds whole: the file, not memory, after an interrupt."""
-        try:
-            raw = self.examples_file.read_bytes()
-        except OSError:
-            return 0
-        return len({json.loads(line)["id"] for line in raw[: raw.rfind(b"\n") + 1].decode("utf-8", "replace")
-                    .splitlines() if line.strip()})
+        """How many examples the files hold whole: the files, not memory, after an interrupt."""
+        ids = set()
+        for file in self._files():
+            try:
+                raw = file.read_bytes()
+            except OSError:
+                continue
+            ids |= {json.loads(line)["id"] for line in raw[: raw.rfind(b"\n") + 1].decode("utf-8", "replace")
+                    .splitlines() if line.strip()}
+        return len(ids)
 
     @property
     def finished(self) -> bool:
@@ -117,8 +130,12 @@ class RunLog:
 
     def finish(self, ids: Sequence[int], complete: Callable[[list[dict]], list[dict]] | None = None) -> list[dict]:
         """The records of `ids` in that order; rewrites examples.jsonl in that order without duplicates, after
-        `complete` adds what needs every record (e.g. cross-validated rows)."""
+        `complete` adds what needs every record (e.g. cross-validated rows), and removes the ranks' files.
+        Under torchrun, rank 0 calls it once every rank has finished."""
         ids = list(ids)
+        for file in self._files():  # what the other ranks appended
+            if file != self.examples_file:
+                self._read_existing(file)
         missing = [i for i in ids if i not in self.records]
         if missing:
             raise RuntimeError(f"examples {missing[:5]} were never scored")
@@ -126,6 +143,9 @@ class RunLog:
         if complete:
             ordered = complete(ordered)
         write_jsonl(self.examples_file, ordered)
+        for file in self._files():  # all merged into examples.jsonl, which is on disk whole
+            if file != self.examples_file:
+                file.unlink()
         return ordered
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 from PIL import Image
@@ -69,33 +69,36 @@ class PriorCache(JsonCache):
         return self._fingerprints[scorer.name_or_path]
 
 
-def priors(scorer: Scorer, null_features, texts: Sequence[str], heads: Sequence[str], seed: int,
-           cache: PriorCache | None = None, chunk: int = 64) -> dict[str, torch.Tensor]:
-    """Each head's prior of each text (n_texts,) float32 on the CPU, computing only what the cache lacks.
+def fill_priors(scorer: Scorer, null_features, texts: Sequence[str], heads: Sequence[str], seed: int,
+                cache: PriorCache, chunk: int = 64, share: Callable[[list], list] | None = None) -> None:
+    """Add to the cache each head's prior of every text it lacks.
 
     Missing texts are scored in sorted order, `chunk` texts (times K null images) per model call, so a text's
-    prior does not depend on which other texts a run happens to need. Computed priors pass through Python
-    floats as cached ones do, so a warm and a cold cache give the same bits.
+    prior does not depend on which other texts a run happens to need; `share` picks the chunks this process
+    computes (a rank's share under torchrun). Priors pass through Python floats, as cached ones do.
     """
-    n_null = null_features.shape[0] if isinstance(null_features, torch.Tensor) else null_features[0].shape[0]
-    model = cache.model_key(scorer) if cache else ""
-    dtype = str(scorer.dtype).removeprefix("torch.")
-
-    def key(head, text):  # PriorCache.KEY
-        return model, dtype, head, n_null, seed, text
-
-    found = {}
-    if cache:
-        found = {key(h, t): e["prior"] for h in heads for t in set(texts) if (e := cache.get(key(h, t))) is not None}
-    todo = sorted({t for t in texts for h in heads if key(h, t) not in found})
-    for start in range(0, len(todo), chunk):
-        part = todo[start:start + chunk]
+    keys = {(h, t): _key(cache, scorer, null_features, seed, h, t) for h in heads for t in set(texts)}
+    todo = sorted({t for (h, t), key in keys.items() if cache.get(key) is None})
+    chunks = [todo[start:start + chunk] for start in range(0, len(todo), chunk)]
+    for part in (share(chunks) if share else chunks):
         computed = null_scores(scorer, null_features, part, heads)
         for h in heads:
             for text, value in zip(part, computed[h].tolist()):
-                if key(h, text) in found:  # cached for this head: the cached bits stand
-                    continue
-                found[key(h, text)] = value
-                if cache:
-                    cache.put(key(h, text), {"prior": value}, model_path=scorer.name_or_path)
-    return {h: torch.tensor([found[key(h, t)] for t in texts], dtype=torch.float32) for h in heads}
+                if cache.get(keys[h, text]) is None:  # cached for this head: the cached bits stand
+                    cache.put(keys[h, text], {"prior": value}, model_path=scorer.name_or_path)
+
+
+def priors(scorer: Scorer, null_features, texts: Sequence[str], heads: Sequence[str], seed: int,
+           cache: PriorCache | None = None, chunk: int = 64) -> dict[str, torch.Tensor]:
+    """Each head's prior of each text (n_texts,) float32 on the CPU, computing only what the cache lacks
+    (`fill_priors`), so a warm and a cold cache give the same bits."""
+    cache = cache if cache is not None else PriorCache(None)
+    fill_priors(scorer, null_features, texts, heads, seed, cache, chunk)
+    return {h: torch.tensor([cache.get(_key(cache, scorer, null_features, seed, h, t))["prior"] for t in texts],
+                            dtype=torch.float32) for h in heads}
+
+
+def _key(cache: PriorCache, scorer: Scorer, null_features, seed: int, head: str, text: str) -> tuple:
+    """The cache key of a prior, in the order of PriorCache.KEY."""
+    n_null = null_features.shape[0] if isinstance(null_features, torch.Tensor) else null_features[0].shape[0]
+    return cache.model_key(scorer), str(scorer.dtype).removeprefix("torch."), head, n_null, seed, text

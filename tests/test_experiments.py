@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -189,12 +190,13 @@ def test_readme_smoke_run_works_as_written(tmp_path):
     readme = (ROOT / "README.md").read_text()
     block = readme.split("## Smoke run without downloads", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
     commands = [line.replace("/tmp/tiny", str(tmp_path)) for line in block.strip().splitlines()]
-    assert len(commands) == 8 and commands[0].startswith("python tests/fixtures.py")
+    assert len(commands) == 10 and commands[0].startswith("python tests/fixtures.py")
+    torchrun = str(Path(sys.executable).with_name("torchrun"))
     for command in commands:
-        done = subprocess.run(command.replace("python ", f"{sys.executable} ", 1), shell=True, cwd=ROOT, env=env(),
-                              capture_output=True, text=True, timeout=600)
+        command = command.replace("python ", f"{sys.executable} ", 1).replace("torchrun ", f"{torchrun} ", 1)
+        done = subprocess.run(command, shell=True, cwd=ROOT, env=env(), capture_output=True, text=True, timeout=600)
         assert done.returncode == 0, f"{command}\n{done.stderr[-2000:]}"
-    for name in ("experiment1", "experiment2", "experiment3", "experiment2-clip"):
+    for name in ("experiment1", "experiment2", "experiment3", "experiment2-clip", "experiment5", "experiment3-ranks"):
         assert json.loads((tmp_path / name / "results.json").read_text())["n_examples"] == 10
     clip_rows = json.loads((tmp_path / "experiment2-clip" / "results.json").read_text())["methods"]
     assert list(clip_rows) == ["contrastive", "contrastive_ratio", "contrastive_exact_ratio"]
@@ -204,11 +206,14 @@ def test_readme_smoke_run_works_as_written(tmp_path):
     assert list(retrieval["methods"]) == ["itc", "itm_blip", "itm", "clm_exact", "clm_exact_ratio"]
     assert retrieval["counts"]["images"] == 8 and (tmp_path / "experiment4" / "queries.jsonl").exists()
     assert all((tmp_path / "experiment4" / f).exists() for f in ("recalls.png", "queries.html"))
+    assert "clm_prior_cv" in json.loads((tmp_path / "experiment5" / "results.json").read_text())["methods"]
 
 
 def test_help_explains_every_flag():
     for experiment, flags in (("experiment1", ["--clm-model", "--itm-model"]), ("experiment2", ["--itm-model",
-                              "--mlm-model"]), ("experiment3", ["--clm-model", "--mlm-model"])):
+                              "--mlm-model"]), ("experiment3", ["--clm-model", "--mlm-model"]),
+                             ("experiment5", ["--clm-model", "--itm-model", "--vqa-model", "--mlm-model",
+                                              "--null-images", "--prior-cache"])):
         done = run([sys.executable, str(ROOT / f"{experiment}.py"), "--help"])
         assert done.returncode == 0
         for flag in ["--data", "--device", "--dtype", "--batch-size", "--limit", "--seed", "--out", *flags]:

@@ -83,3 +83,24 @@ def test_output_under_a_file_is_one_line(tmp_path):
         RunLog(tmp_path / "file" / "out", {})
     with pytest.raises(InputError, match="is a file, not a folder"):
         RunLog(tmp_path / "file", {})
+
+
+def test_the_files_of_any_number_of_ranks_are_read_and_merged_in_example_order(tmp_path):
+    from evaluation.distributed import Ranks
+
+    config = {"seed": 0}
+    RunLog(tmp_path, config)  # config.json
+    # A launch of 3 ranks, then one of 2 that was killed: rank 1 of it left half a line.
+    (tmp_path / "examples.part-0-of-3.jsonl").write_text('{"id": 4, "s": 4}\n{"id": 1, "s": 1}\n')
+    (tmp_path / "examples.part-2-of-3.jsonl").write_text('{"id": 3, "s": 3}\n')
+    (tmp_path / "examples.part-1-of-2.jsonl").write_text('{"id": 0, "s": 0}\n{"id": 2, "s"')
+    other = RunLog(tmp_path, config, Ranks(rank=1, world=2))  # another rank reads, and mends nothing
+    assert set(other.records) == {0, 1, 3, 4} and other.append_file.name == "examples.part-1-of-2.jsonl"
+    assert (tmp_path / "examples.part-1-of-2.jsonl").read_text().endswith('"s"')
+    log = RunLog(tmp_path, config)  # one process resumes: it reads every file and mends the partial line
+    assert set(log.records) == {0, 1, 3, 4} and log.saved() == 4
+    assert (tmp_path / "examples.part-1-of-2.jsonl").read_text() == '{"id": 0, "s": 0}\n'
+    log.append([{"id": 2, "s": 2}])
+    assert [r["id"] for r in log.finish([0, 1, 2, 3, 4])] == [0, 1, 2, 3, 4]
+    assert [json.loads(line)["s"] for line in (tmp_path / "examples.jsonl").read_text().splitlines()] == [0, 1, 2, 3, 4]
+    assert not list(tmp_path.glob("examples.part-*"))
