@@ -13,7 +13,7 @@ import time
 import pytest
 import torch
 from fixtures import ROOT, draw_image
-from scripts import env, read_records, run
+from scripts import env, read_records, run, run_in_process
 
 from common.files import Lock
 
@@ -26,11 +26,12 @@ def _one_line_error(done, *phrases):
         assert phrase in last, last
 
 
-def test_data_edited_in_place_is_refused(cli, winoground_dir, tmp_path):
+def test_data_edited_in_place_is_refused(cli, winoground_dir, tmp_path, capsys):
     data = tmp_path / "data"
     shutil.copytree(winoground_dir, data)
     out = tmp_path / "out"
-    assert run(cli("experiment1", out, "--data", str(data), "--limit", "3")).returncode == 0
+    command = cli("experiment1", out, "--data", str(data), "--limit", "3", "--workers", "0")
+    run_in_process(command[1], command[2:], capsys)
     lines = (data / "examples.jsonl").read_text().splitlines()
     lines[1] = json.dumps({**json.loads(lines[1]), "caption_0": "the cat chases the dog again"})
     (data / "examples.jsonl").write_text("\n".join(lines) + "\n")
@@ -43,15 +44,17 @@ def test_data_edited_in_place_is_refused(cli, winoground_dir, tmp_path):
                     "the content of --data changed since that run")
 
 
-def test_a_finished_run_prints_its_tables_without_loading_models(cli, tmp_path):
+def test_a_finished_run_prints_its_tables_without_loading_models(cli, tmp_path, capsys):
     out = tmp_path / "out"
-    first = run(cli("experiment2", out, "--limit", "2"))
-    assert first.returncode == 0, first.stderr
+    command = cli("experiment2", out, "--limit", "2", "--workers", "0")
+    capsys.readouterr()
+    run_in_process(command[1], command[2:], capsys)
+    first = capsys.readouterr()
     again = run(cli("experiment2", out, "--limit", "2"))
     assert again.returncode == 0 and "printed from its results.json; nothing was recomputed" in again.stdout
-    assert "Loading weights" not in again.stderr and "Loading weights" in first.stderr
+    assert "Loading weights" not in again.stderr and "Loading weights" in first.err
     table = lambda text: text[text.index("| Row |"):text.index("Results in")]  # noqa: E731
-    assert table(again.stdout) == table(first.stdout)
+    assert table(again.stdout) == table(first.out)
 
 
 def test_a_second_run_on_a_held_folder_is_refused(cli, tmp_path):
@@ -113,30 +116,32 @@ def test_ctrl_c_says_what_is_saved_and_the_run_resumes(cli, tmp_path):
     assert read_records(stopped) == read_records(whole)
 
 
-def test_summarize_refuses_examples_of_another_run(cli, tmp_path, winoground_dir):
+def test_summarize_refuses_examples_of_another_run(cli, tmp_path, winoground_dir, capsys):
     out = tmp_path / "out"
-    assert run(cli("experiment1", out, "--limit", "4")).returncode == 0
-    summarize = [sys.executable, str(ROOT / "summarize.py"), str(out)]
+    command = cli("experiment1", out, "--limit", "4", "--workers", "0")
+    run_in_process(command[1], command[2:], capsys)
     other = tmp_path / "other"
     shutil.copytree(winoground_dir, other)
     lines = (other / "examples.jsonl").read_text().splitlines()
     lines[0], lines[1] = lines[1], lines[0]  # the same examples in another order: ids 1, 0
     (other / "examples.jsonl").write_text("\n".join(json.dumps({**json.loads(line), "id": n})
                                                     for n, line in enumerate(lines)) + "\n")
-    done = run([*summarize, "--data", str(other)])
-    assert done.returncode == 2 and "has other captions for example 0 of examples.jsonl" in done.stdout
+
+    def summarize(*extra) -> str:
+        capsys.readouterr()
+        run_in_process("summarize.py", [out, *extra], capsys, expect=2)
+        return capsys.readouterr().out
+
+    assert "has other captions for example 0 of examples.jsonl" in summarize("--data", other)
     assert not (out / "examples.html").exists() and (out / "scores.png").exists()
     records = (out / "examples.jsonl").read_text().splitlines()
     (out / "examples.jsonl").write_text("\n".join(records[:2]) + "\n")
-    done = run(summarize)
-    assert done.returncode == 2 and "holds 2 examples but results.json counts 4" in done.stdout
+    assert "holds 2 examples but results.json counts 4" in summarize()
     (out / "examples.jsonl").write_text("\n".join(records) + "\n")
     results = json.loads((out / "results.json").read_text())
     del results["methods"]["itm"]["interval95"]
     (out / "results.json").write_text(json.dumps(results))
-    done = run(summarize)
-    assert done.returncode == 2 and "results.json lacks methods.itm.interval95" in done.stdout
-    assert "Traceback" not in done.stderr
+    assert "results.json lacks methods.itm.interval95" in summarize()
 
 
 def test_two_runs_on_one_fresh_swap_cache_lose_no_entries(cli, tmp_path, blip_paths, mlm_path, winoground_dir):
