@@ -67,3 +67,10 @@ def run_in_process(script, argv, capsys, expect: int = 0) -> tuple[int, list[int
             code = e.code or 0
     assert code == expect, capsys.readouterr().err[-2000:]
     return code, encoded
+
+
+def run_command_in_process(command, capsys, expect: int = 0) -> int:
+    """A script's command line ([python, script, args...]) run by `run_in_process`, with --workers 0 added
+    where the command sets none."""
+    argv = list(command[2:]) + ([] if "--workers" in command else ["--workers", "0"])
+    return run_in_process(command[1], argv, capsys, expect)[0]

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 from fixtures import ROOT, write_retrieval_data
-from scripts import env, run
+from scripts import env, run, run_command_in_process
 from transformers import BlipForConditionalGeneration, BlipForImageTextRetrieval, BlipProcessor
 
 from benchmarks.retrieval import load_retrieval
@@ -117,10 +117,10 @@ def test_recalls_equal_a_brute_force_computation(command, annotations, blip_path
     assert low <= results["methods"]["itm"]["img_r1"] <= high
 
 
-def test_kill_and_resume_gives_the_same_per_query_file(command, tmp_path):
+def test_kill_and_resume_gives_the_same_per_query_file(command, tmp_path, capsys):
     whole, killed = tmp_path / "whole", tmp_path / "killed"
     flags = ["--rows", "itc,itm_blip,clm", "--batch-size", "1", "--workers", "0"]
-    assert run(command(whole, *flags)).returncode == 0
+    run_command_in_process(command(whole, *flags), capsys)
     proc = subprocess.Popen(command(killed, *flags), cwd=ROOT, env=env(), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
@@ -131,8 +131,7 @@ def test_kill_and_resume_gives_the_same_per_query_file(command, tmp_path):
     proc.wait()
     finished = len(list((killed / "pairs").glob("batch_*.npz")))
     assert 2 <= finished < 8 and not (killed / "queries.jsonl").exists(), "the run was not killed part-way"
-    again = run(command(killed, *flags))
-    assert again.returncode == 0, again.stderr
+    run_command_in_process(command(killed, *flags), capsys)
     assert (killed / "queries.jsonl").read_bytes() == (whole / "queries.jsonl").read_bytes()
     a, b = (json.loads((out / "results.json").read_text())["methods"] for out in (whole, killed))
     assert a == b

@@ -11,7 +11,7 @@ import time
 import pytest
 import torch
 from fixtures import ROOT
-from scripts import env, read_records, run, run_in_process, table_row, winoground
+from scripts import env, read_records, run, run_command_in_process, run_in_process, table_row, winoground
 from transformers import BlipForConditionalGeneration, BlipForImageTextRetrieval, BlipProcessor
 
 from benchmarks.winoground import load_winoground
@@ -138,16 +138,15 @@ def test_experiment3_with_blip2_has_the_exact_rows(cli, tmp_path, blip2_opt_path
 def test_two_runs_are_identical(cli, tmp_path, capsys):
     runs = [tmp_path / "a", tmp_path / "b"]
     for out in runs:
-        command = cli("experiment3", out, "--workers", "0")
-        run_in_process(command[1], command[2:], capsys)
+        run_command_in_process(cli("experiment3", out), capsys)
     a, b = (json.loads((out / "results.json").read_text()) for out in runs)
     assert a["methods"] == b["methods"] and a["comparisons"] == b["comparisons"]
     assert (runs[0] / "examples.jsonl").read_text() == (runs[1] / "examples.jsonl").read_text()
 
 
-def test_resume_after_kill_equals_uninterrupted_run(cli, tmp_path):
+def test_resume_after_kill_equals_uninterrupted_run(cli, tmp_path, capsys):
     whole, killed = tmp_path / "whole", tmp_path / "killed"
-    assert run(cli("experiment1", whole, "--batch-size", "1")).returncode == 0
+    run_command_in_process(cli("experiment1", whole, "--batch-size", "1"), capsys)
     proc = subprocess.Popen(cli("experiment1", killed, "--batch-size", "1"), cwd=ROOT, env=env(),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     examples = killed / "examples.jsonl"
@@ -160,8 +159,7 @@ def test_resume_after_kill_equals_uninterrupted_run(cli, tmp_path):
     assert 2 <= finished < 10, "the run was not killed part-way; the test needs a partial run"
     with open(examples, "a") as f:
         f.write('{"id": 9, "contrastive": {"c0_')  # a line cut off by the kill
-    again = run(cli("experiment1", killed, "--batch-size", "1"))
-    assert again.returncode == 0, again.stderr
+    run_command_in_process(cli("experiment1", killed, "--batch-size", "1"), capsys)
     assert (killed / "examples.jsonl").read_text() == (whole / "examples.jsonl").read_text()
     a, b = (json.loads((out / "results.json").read_text()) for out in (whole, killed))
     assert a["methods"] == b["methods"]
@@ -169,8 +167,7 @@ def test_resume_after_kill_equals_uninterrupted_run(cli, tmp_path):
 
 def test_other_arguments_on_the_same_out_are_refused(cli, tmp_path, capsys):
     out = tmp_path / "out"
-    command = cli("experiment1", out, "--limit", "2", "--workers", "0")
-    run_in_process(command[1], command[2:], capsys)
+    run_command_in_process(cli("experiment1", out, "--limit", "2"), capsys)
     refused = run(cli("experiment1", out, "--limit", "2", "--seed", "1"))
     assert refused.returncode == 2
     assert refused.stderr.strip().splitlines()[-1].startswith("error: ")

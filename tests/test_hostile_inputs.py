@@ -13,7 +13,7 @@ import time
 import pytest
 import torch
 from fixtures import ROOT, draw_image
-from scripts import env, read_records, run, run_in_process
+from scripts import env, read_records, run, run_command_in_process, run_in_process
 
 from common.files import Lock
 
@@ -30,8 +30,7 @@ def test_data_edited_in_place_is_refused(cli, winoground_dir, tmp_path, capsys):
     data = tmp_path / "data"
     shutil.copytree(winoground_dir, data)
     out = tmp_path / "out"
-    command = cli("experiment1", out, "--data", str(data), "--limit", "3", "--workers", "0")
-    run_in_process(command[1], command[2:], capsys)
+    run_command_in_process(cli("experiment1", out, "--data", str(data), "--limit", "3"), capsys)
     lines = (data / "examples.jsonl").read_text().splitlines()
     lines[1] = json.dumps({**json.loads(lines[1]), "caption_0": "the cat chases the dog again"})
     (data / "examples.jsonl").write_text("\n".join(lines) + "\n")
@@ -46,9 +45,8 @@ def test_data_edited_in_place_is_refused(cli, winoground_dir, tmp_path, capsys):
 
 def test_a_finished_run_prints_its_tables_without_loading_models(cli, tmp_path, capsys):
     out = tmp_path / "out"
-    command = cli("experiment2", out, "--limit", "2", "--workers", "0")
     capsys.readouterr()
-    run_in_process(command[1], command[2:], capsys)
+    run_command_in_process(cli("experiment2", out, "--limit", "2"), capsys)
     first = capsys.readouterr()
     again = run(cli("experiment2", out, "--limit", "2"))
     assert again.returncode == 0 and "printed from its results.json; nothing was recomputed" in again.stdout
@@ -90,10 +88,10 @@ def test_out_that_is_a_file_is_one_line(cli, tmp_path):
     _one_line_error(run(cli("experiment1", tmp_path / "file" / "out")), "is a file")
 
 
-def test_ctrl_c_says_what_is_saved_and_the_run_resumes(cli, tmp_path):
+def test_ctrl_c_says_what_is_saved_and_the_run_resumes(cli, tmp_path, capsys):
     whole = tmp_path / "whole"
     flags = ("--batch-size", "1", "--workers", "0")
-    assert run(cli("experiment1", whole, *flags)).returncode == 0
+    run_command_in_process(cli("experiment1", whole, *flags), capsys)
     # A SIGINT that lands while Python runs an object's finalizer is printed and dropped by Python itself
     # ("Exception ignored in ... __del__"), and the run goes on to finish: then try again, in a new folder.
     for attempt in range(3):
@@ -112,14 +110,13 @@ def test_ctrl_c_says_what_is_saved_and_the_run_resumes(cli, tmp_path):
     saved = examples.read_text().count("\n")
     assert last == (f"interrupted: {saved} of 10 examples are saved in {stopped}; run the same command again to "
                     f"continue from there")
-    assert run(cli("experiment1", stopped, *flags)).returncode == 0
+    run_command_in_process(cli("experiment1", stopped, *flags), capsys)
     assert read_records(stopped) == read_records(whole)
 
 
 def test_summarize_refuses_examples_of_another_run(cli, tmp_path, winoground_dir, capsys):
     out = tmp_path / "out"
-    command = cli("experiment1", out, "--limit", "4", "--workers", "0")
-    run_in_process(command[1], command[2:], capsys)
+    run_command_in_process(cli("experiment1", out, "--limit", "4"), capsys)
     other = tmp_path / "other"
     shutil.copytree(winoground_dir, other)
     lines = (other / "examples.jsonl").read_text().splitlines()
