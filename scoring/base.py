@@ -155,7 +155,7 @@ class Scorer:
 
     def score_matrix(self, features, texts: Sequence[str], head: str | None = None) -> torch.Tensor:
         """Every text against every image: (n_texts, n_images) float32."""
-        n_images = _first_dim(features)
+        n_images = images_in(features)
         t, i = all_pairs(len(texts), n_images, device=self.device)
         return self.score(features, texts, t, i, head).view(len(texts), n_images)
 
@@ -172,9 +172,9 @@ class Scorer:
         return f"{type(self).__name__}({self.name_or_path!r}, head={self.head!r})"
 
 
-def _first_dim(features) -> int:
+def images_in(features) -> int:
     """The number of images in features: a tensor, or a tuple of tensors whose first dimension is the image."""
-    return features.shape[0] if isinstance(features, torch.Tensor) else _first_dim(features[0])
+    return features.shape[0] if isinstance(features, torch.Tensor) else images_in(features[0])
 
 
 def load_pretrained(model_cls, name_or_path: str, device, dtype):

@@ -23,7 +23,7 @@ from PIL import Image
 
 from common.cache import JsonCache
 from common.fingerprints import checkpoint_fingerprint
-from scoring.base import Scorer
+from scoring.base import Scorer, images_in
 from scoring.batching import all_pairs
 
 
@@ -43,7 +43,7 @@ def average_over_null_images(scores: torch.Tensor, in_probability: bool) -> torc
 
 def null_scores(scorer: Scorer, null_features, texts: Sequence[str], heads: Sequence[str]) -> dict[str, torch.Tensor]:
     """Each head's prior of each text (n_texts,) float32: one model call over every (text, null image) pair."""
-    n_null = null_features.shape[0] if isinstance(null_features, torch.Tensor) else null_features[0].shape[0]
+    n_null = images_in(null_features)
     scores = scorer.score_heads(null_features, texts, *all_pairs(len(texts), n_null, device=scorer.device), heads)
     return {h: average_over_null_images(scores[h].view(len(texts), n_null), h in scorer.LOG_LIKELIHOOD_HEADS)
             for h in heads}
@@ -100,5 +100,5 @@ def priors(scorer: Scorer, null_features, texts: Sequence[str], heads: Sequence[
 
 def _key(cache: PriorCache, scorer: Scorer, null_features, seed: int, head: str, text: str) -> tuple:
     """The cache key of a prior, in the order of PriorCache.KEY."""
-    n_null = null_features.shape[0] if isinstance(null_features, torch.Tensor) else null_features[0].shape[0]
-    return cache.model_key(scorer), str(scorer.dtype).removeprefix("torch."), head, n_null, seed, text
+    dtype = str(scorer.dtype).removeprefix("torch.")
+    return cache.model_key(scorer), dtype, head, images_in(null_features), seed, text
