@@ -24,6 +24,7 @@ class JsonCache:
     def __init__(self, path: str | Path | None):
         self.path = Path(path) if path else None
         self.entries: dict[tuple, dict] = self._read() if self.path else {}
+        self._unsaved = False  # whether `put` added entries that `save` has not written
 
     def get(self, key: tuple) -> dict | None:
         return self.entries.get(key)
@@ -31,17 +32,19 @@ class JsonCache:
     def put(self, key: tuple, values: dict, **readable) -> None:
         """Store values under key; `readable` fields (e.g. the model's path) are kept for a person reading it."""
         self.entries[key] = {**dict(zip(self.KEY, key)), **readable, **values}
+        self._unsaved = True
 
     def save(self) -> None:
-        """Merge this run's entries with what other runs saved meanwhile, under a lock, and write the file."""
-        if not self.path:
+        """Merge this run's entries with what other runs saved meanwhile, under a lock, and write the file; with
+        nothing added since the last save, there is nothing to write."""
+        if not self.path or not self._unsaved:
             return
         make_folder(self.path.parent)
         with locked(self.path.with_name(self.path.name + ".lock")):
             merged = {**self._read(), **self.entries}
             ordered = [merged[k] for k in sorted(merged, key=lambda k: tuple(map(str, k)))]
             write_json(self.path, {self.ROOT: ordered}, indent=1, ensure_ascii=False)
-        self.entries = merged
+        self.entries, self._unsaved = merged, False
 
     def _read(self) -> dict[tuple, dict]:
         if not self.path.exists():

@@ -21,9 +21,11 @@ from typing import Callable, TypeVar
 
 import torch
 
+from common.cache import JsonCache
 from common.errors import InputError
 
 R = TypeVar("R")
+C = TypeVar("C", bound=JsonCache)
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,21 @@ class Ranks:
         if message[0] is not None:
             raise InputError(message[0])
         return result
+
+    def fill_together(self, cache: C, fill: Callable[[C, Callable[[list], list]], None]) -> C:
+        """The cache, with what every rank added: under torchrun each rank adds its share of the missing entries
+        (`fill(cache, self.share)`) and saves them to the cache file, and every rank then reads the whole file.
+        One process has nothing to share: its cache is returned as it is, to be filled as it is used."""
+        if not self.parallel:
+            return cache
+        if cache.path is None:
+            raise InputError(f"under torchrun the ranks share their {cache.ROOT} through {cache.FLAG}: pass a file "
+                             f"path")
+        self.barrier()  # every rank has read the cache before any rank adds to it
+        fill(cache, self.share)
+        cache.save()
+        self.barrier()
+        return type(cache)(cache.path)
 
     def close(self) -> None:
         if self.parallel:

@@ -139,17 +139,8 @@ class GridRun:
         over --null-images noise images (evaluation/terms.py)."""
         columns = [f"caption_{c}" for c in range(self.n_captions)]
         captions = sorted({text for column in columns for text in self.data[column]})
-        cache = PriorCache(self.args.prior_cache)
-        if self.ranks.parallel:  # each rank computes its share of the missing priors; then all read all of them
-            if not self.args.prior_cache:
-                raise InputError("under torchrun the ranks share the captions' priors through --prior-cache: pass a "
-                                 "file path")
-            self.ranks.barrier()  # every rank has read the cache before any rank adds to it
-            caption_priors(self.scorers, rows, captions, self.args.null_images, self.args.seed, cache,
-                           share=self.ranks.share)
-            cache.save()
-            self.ranks.barrier()
-            cache = PriorCache(self.args.prior_cache)
+        cache = self.ranks.fill_together(PriorCache(self.args.prior_cache), lambda cache, share: caption_priors(
+            self.scorers, rows, captions, self.args.null_images, self.args.seed, cache, share=share))
         self.prior_of = caption_priors(self.scorers, rows, captions, self.args.null_images, self.args.seed, cache)
         cache.save()
 

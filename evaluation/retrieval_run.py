@@ -25,7 +25,6 @@ from benchmarks.retrieval import (
     load_retrieval,
     retrieval_fingerprint,
 )
-from common.errors import InputError
 from common.fingerprints import checkpoint_fingerprint
 from evaluation.cli import Interrupted, run_config, validate
 from evaluation.distributed import init_ranks
@@ -57,8 +56,8 @@ class RetrievalRun:
             "data": retrieval_fingerprint(self.data),
             **{f"{role}_model": checkpoint_fingerprint(path) for role, path in self._models().items()}}}
         # Rank 0 holds the folder and checks (or writes) config.json before the other ranks read the folder.
-        self.lock = self.ranks.first(lambda: (lock_folder(self.out_dir), check_config(self.out_dir, config))[0])
-        self.config = check_config(self.out_dir, config)
+        held = self.ranks.first(lambda: (lock_folder(self.out_dir), check_config(self.out_dir, config)))
+        self.lock, self.config = held or (None, check_config(self.out_dir, config))
         self.store = PairStore(self.out_dir)
         self.scorers: dict[str, Scorer] = {}
 
@@ -155,22 +154,18 @@ class RetrievalRun:
         if not searches:
             return {}
         mlm, tokenizer = load_mlm(self.args.mlm_model, self.device, self.dtype)
-        cache, captions, out = SwapCache(self.args.swap_cache), self.data.captions, {}
+        captions = self.data.captions
         chunks = list(range(0, len(captions), chunk))
-        if self.ranks.parallel:  # each rank searches its share of the chunks; then all read every T' from the cache
-            if not self.args.swap_cache:
-                raise InputError("under torchrun the ranks share T' through --swap-cache: pass a file path")
-            self.ranks.barrier()  # every rank has read the cache before any rank adds to it
-            for search in (s for s in SEARCHES if s in searches):
-                for n in self.ranks.share(chunks):
+        searches = [s for s in SEARCHES if s in searches]
+
+        def search_chunks(cache, share):
+            for search in searches:
+                for n in share(chunks):
                     find_swaps(mlm, tokenizer, captions[n:n + chunk], search, self.args.seed, cache=cache)
                     cache.save()
-            self.ranks.barrier()
-            cache = SwapCache(self.args.swap_cache)
-        for search in (s for s in SEARCHES if s in searches):
-            swaps = []
-            for n in chunks:
-                swaps += find_swaps(mlm, tokenizer, captions[n:n + chunk], search, self.args.seed, cache=cache)
-                cache.save()
-            out[search] = swapped_or_same(captions, swaps)
-        return out
+
+        # Under torchrun each rank searches its share of the chunks first; then every T' is in the cache.
+        cache = self.ranks.fill_together(SwapCache(self.args.swap_cache), search_chunks)
+        search_chunks(cache, lambda all_chunks: all_chunks)
+        return {s: swapped_or_same(captions, find_swaps(mlm, tokenizer, captions, s, self.args.seed, cache=cache))
+                for s in searches}

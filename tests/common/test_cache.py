@@ -79,3 +79,17 @@ def test_hand_edits_are_kept(tmp_path):
     data["squares"][0]["square"] = 10  # a person's correction
     (tmp_path / "squares.json").write_text(json.dumps(data))
     assert Squares(tmp_path / "squares.json").get((3,))["square"] == 10
+
+
+def test_a_save_that_adds_nothing_writes_nothing(tmp_path):
+    cache = Squares(tmp_path / "squares.json")
+    cache.put((3,), {"square": 9})
+    cache.save()
+    data = json.loads((tmp_path / "squares.json").read_text())
+    data["squares"][0]["square"] = 10  # edited by hand while the run still holds its copy
+    (tmp_path / "squares.json").write_text(json.dumps(data))
+    cache.save()  # nothing new since the last save: the file and the edit stay
+    assert Squares(tmp_path / "squares.json").get((3,))["square"] == 10
+    cache.put((4,), {"square": 16})
+    cache.save()
+    assert Squares(tmp_path / "squares.json").get((4,))["square"] == 16
