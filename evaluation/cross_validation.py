@@ -38,11 +38,13 @@ def primary_metric(grid, scores: np.ndarray, higher_is_better: bool, fields: Map
 class CrossValidated:
     scores: np.ndarray  # (N, captions, images): each example scored with its fold's alpha
     alphas: list[float]  # the alpha chosen on the training part of each fold, fold by fold
+    metric_by_alpha: list[float | None]  # the primary metric on the whole set at each of ALPHAS (None: undefined)
 
 
 def cross_validate(scores_at: Callable[[float], np.ndarray], grid, higher_is_better: bool,
                    fields: Mapping[str, np.ndarray], seed: int) -> CrossValidated:
-    """Held-out scores and the five alphas; `scores_at(alpha)` is the row's (N, captions, images) grid."""
+    """Held-out scores, the five alphas and the metric at every alpha; `scores_at(alpha)` is the row's
+    (N, captions, images) grid."""
     grids = [scores_at(alpha) for alpha in ALPHAS]
     held_out_scores = np.empty_like(grids[0])
     parts = folds(len(grids[0]), seed)
@@ -53,15 +55,9 @@ def cross_validate(scores_at: Callable[[float], np.ndarray], grid, higher_is_bet
         best = int(np.argmax(values))  # the first maximum: the smallest alpha
         held_out_scores[held_out] = grids[best][held_out]
         alphas.append(ALPHAS[best])
-    return CrossValidated(held_out_scores, alphas)
-
-
-def alpha_curve(scores_at: Callable[[float], np.ndarray], grid, higher_is_better: bool,
-                fields: Mapping[str, np.ndarray]) -> list[float | None]:
-    """The primary metric on the whole set at each alpha of ALPHAS (None where undefined)."""
-    everything = np.arange(len(scores_at(0.0)))
-    values = [primary_metric(grid, scores_at(a), higher_is_better, fields, everything) for a in ALPHAS]
-    return [None if v == -np.inf else v for v in values]
+    everything = np.arange(len(grids[0]))
+    curve = [primary_metric(grid, g, higher_is_better, fields, everything) for g in grids]
+    return CrossValidated(held_out_scores, alphas, [None if v == -np.inf else v for v in curve])
 
 
 def term_grids(records: Sequence[Mapping], rows: Sequence[Row], terms: Sequence[Term]) -> dict[Term, np.ndarray]:
@@ -76,7 +72,7 @@ def term_grids(records: Sequence[Mapping], rows: Sequence[Row], terms: Sequence[
 def cross_validated_rows(records: Sequence[dict], rows: Sequence[Row], grid, seed: int
                          ) -> tuple[list[dict], dict[str, dict]]:
     """The records with every cross-validated row's held-out grid added, and per row its alphas and its metric
-    at each alpha on the whole set (`alpha_curve`)."""
+    at each alpha on the whole set."""
     tuned = [row for row in rows if row.cross_validated]
     if not tuned:
         return list(records), {}
@@ -84,11 +80,10 @@ def cross_validated_rows(records: Sequence[dict], rows: Sequence[Row], grid, see
     fields = {f: np.array([r[f] for r in records]) for f in grid.fields}
     details, records = {}, [dict(r) for r in records]
     for row in tuned:
-        def scores_at(alpha, row=row):
-            return row.scores(grids, alpha)
-        result = cross_validate(scores_at, grid, row.higher_is_better, fields, seed)
+        result = cross_validate(lambda alpha, row=row: row.scores(grids, alpha), grid, row.higher_is_better, fields,
+                                seed)
         details[row.key] = {"alphas": result.alphas, "alpha_grid": list(ALPHAS),
-                            "metric_by_alpha": alpha_curve(scores_at, grid, row.higher_is_better, fields)}
+                            "metric_by_alpha": result.metric_by_alpha}
         for record, cells in zip(records, result.scores.tolist()):
             record[row.key] = {f"c{c}_i{i}": cells[c][i] for c in range(len(cells)) for i in range(len(cells[c]))}
     return records, details

@@ -60,6 +60,7 @@ def test_alphas_and_held_out_scores_equal_a_brute_force_search(benchmark, shape,
     alphas, held_out = _brute_force(raw, prior, metric, seed)
     assert result.alphas == alphas
     np.testing.assert_array_equal(result.scores, held_out)
+    assert result.metric_by_alpha == [metric(raw - np.float32(round(step * 0.05, 2)) * prior) for step in range(21)]
     assert any(a > 0 for a in alphas) and set(alphas) <= set(ALPHAS)
 
 
