@@ -76,13 +76,13 @@ def main():
         run.load_scorer("vqa", args.vqa_model, "vqa")
     run.load_mlm(args.mlm_model)
     rows = run.rows(ROWS)
+    per_batch = [row for row in rows if not row.cross_validated]  # the others need every example: run.finish
     run.priors(rows)  # every caption's prior, once per run, before any example is scored
 
     def score(batch):
         swaps = run.swaps(batch.captions, SEARCHES)
-        terms = run.term_scores(batch, [row for row in rows if not row.cross_validated], swaps)
-        scores = {row.key: row.scores(terms) for row in rows if not row.cross_validated}
-        return run.records(batch.examples, scores, swaps)
+        terms = run.term_scores(batch, per_batch, swaps)
+        return run.records(batch.examples, {row.key: row.scores(terms) for row in per_batch}, swaps)
 
     run.score(score)
     # The figure (summarize.py): each tuned row's metric against alpha, with these rows as horizontal lines.

@@ -172,6 +172,27 @@ class Scorer:
         return f"{type(self).__name__}({self.name_or_path!r}, head={self.head!r})"
 
 
+
+class LogLikelihoodHeads:
+    """The heads `clm_exact` (log P(T|I)) and `clm_exact_mean` (per scored token) of a captioning scorer, from
+    one forward of its `_log_likelihood(features, texts, t, i) -> (summed log-probabilities, tokens summed)`."""
+
+    def _score_heads(self, features, texts, t, i, heads):
+        scores = {}
+        if {"clm_exact", "clm_exact_mean"} & set(heads):  # one forward serves both
+            total, count = self._log_likelihood(features, texts, t, i)
+            scores = {"clm_exact": total, "clm_exact_mean": total / count}
+        others = [h for h in heads if h not in scores]
+        return {**scores, **super()._score_heads(features, texts, t, i, others)}
+
+    def _clm_exact(self, features, texts, t, i):
+        return self._log_likelihood(features, texts, t, i)[0]
+
+    def _clm_exact_mean(self, features, texts, t, i):
+        total, count = self._log_likelihood(features, texts, t, i)
+        return total / count
+
+
 def images_in(features) -> int:
     """The number of images in features: a tensor, or a tuple of tensors whose first dimension is the image."""
     return features.shape[0] if isinstance(features, torch.Tensor) else images_in(features[0])

@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 
 from common.errors import InputError
-from scoring.base import Scorer, load_component, load_pretrained
+from scoring.base import LogLikelihoodHeads, Scorer, load_component, load_pretrained
 from scoring.batching import right_pad, summed_log_probs, token_ids
 from scoring.shared_kv import placeholder_states, shared_cross_attention
 
@@ -178,7 +178,7 @@ def _log_p_match(logits: torch.Tensor) -> torch.Tensor:
     return logits.float().log_softmax(dim=-1)[:, 1]
 
 
-class BlipCaptioningScorer(_BlipScorer):
+class BlipCaptioningScorer(LogLikelihoodHeads, _BlipScorer):
     """BlipForConditionalGeneration: the published label-smoothed loss (`clm`) and log P(T|I) (`clm_exact`)."""
     family = "blip-captioning"
     architecture = "BlipForConditionalGeneration"
@@ -210,21 +210,6 @@ class BlipCaptioningScorer(_BlipScorer):
 
     def _prompt_ids(self) -> list[int]:
         return token_ids(self.processor.tokenizer, [self.prompt], False)[0] if self.prompt else []
-
-    def _score_heads(self, features, texts, t, i, heads):
-        scores = {}
-        if {"clm_exact", "clm_exact_mean"} & set(heads):  # one decoder forward serves both
-            total, count = self._log_likelihood(features, texts, t, i)
-            scores = {"clm_exact": total, "clm_exact_mean": total / count}
-        others = [h for h in heads if h not in scores]
-        return {**scores, **super()._score_heads(features, texts, t, i, others)}
-
-    def _clm_exact(self, features, texts, t, i):
-        return self._log_likelihood(features, texts, t, i)[0]
-
-    def _clm_exact_mean(self, features, texts, t, i):
-        total, count = self._log_likelihood(features, texts, t, i)
-        return total / count
 
     def _log_likelihood(self, features, texts, t, i) -> tuple[torch.Tensor, torch.Tensor]:
         """log P(T|I) of each pair and the number of tokens it sums over."""

@@ -24,7 +24,7 @@ import contextlib
 import torch
 import torch.nn.functional as F
 
-from scoring.base import Scorer
+from scoring.base import LogLikelihoodHeads, Scorer
 from scoring.batching import right_pad, summed_log_probs, token_ids
 from scoring.shared_kv import placeholder_states, projections_shared_by_image, shared_cross_attention
 
@@ -130,7 +130,7 @@ def special_affixes(tokenizer) -> tuple[list[int], list[int]]:
     return [], []
 
 
-class Blip2CaptioningScorer(_Blip2Scorer):
+class Blip2CaptioningScorer(LogLikelihoodHeads, _Blip2Scorer):
     family = "blip2-captioning"
     architecture = "Blip2ForConditionalGeneration"
     HEADS = {"clm_exact": True, "clm_exact_mean": True, "vqa": True}
@@ -176,21 +176,6 @@ class Blip2CaptioningScorer(_Blip2Scorer):
             return [n for n, ids in enumerate(questions) if len(ids) + len(answer) > room]
         prompt = token_ids(tokenizer, [self.prompt], False)[0] if self.prompt else []
         return [n for n, ids in enumerate(token_ids(tokenizer, texts, False)) if len(ids) > room - len(prompt)]
-
-    def _score_heads(self, features, texts, t, i, heads):
-        scores = {}
-        if {"clm_exact", "clm_exact_mean"} & set(heads):  # one forward serves both
-            total, count = self._log_likelihood(features, texts, t, i)
-            scores = {"clm_exact": total, "clm_exact_mean": total / count}
-        others = [h for h in heads if h not in scores]
-        return {**scores, **super()._score_heads(features, texts, t, i, others)}
-
-    def _clm_exact(self, features, texts, t, i):
-        return self._log_likelihood(features, texts, t, i)[0]
-
-    def _clm_exact_mean(self, features, texts, t, i):
-        total, count = self._log_likelihood(features, texts, t, i)
-        return total / count
 
     def _vqa(self, features, texts, t, i):
         """VQAScore: log P(answer | image, question about the text), t2v_metrics' template (VQA_QUESTION)."""
