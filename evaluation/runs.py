@@ -80,8 +80,8 @@ class RunLog:
 
     def _read_existing(self, file: Path) -> None:
         raw = file.read_bytes()
-        complete = raw[: raw.rfind(b"\n") + 1]  # a run killed mid-write leaves a partial last line
-        for lineno, line in enumerate(complete.decode("utf-8", errors="replace").splitlines(), 1):
+        whole, lines = _whole_lines(raw)
+        for lineno, line in enumerate(lines, 1):
             if line.strip():
                 try:
                     record = json.loads(line)
@@ -89,10 +89,10 @@ class RunLog:
                 except (json.JSONDecodeError, KeyError, TypeError):
                     raise InputError(f"{file} line {lineno} is corrupt: delete that line and run the same command "
                                      f"again; that example is scored again, the others are kept") from None
-        if len(complete) != len(raw) and self.ranks.main:  # rank 0 mends the files before the others read them
+        if whole != len(raw) and self.ranks.main:  # rank 0 mends the files before the others read them
             try:
                 with open(file, "r+b") as f:
-                    f.truncate(len(complete))
+                    f.truncate(whole)
             except OSError as e:
                 raise write_error(file, e) from None
 
@@ -119,8 +119,7 @@ class RunLog:
                 raw = file.read_bytes()
             except OSError:
                 continue
-            ids |= {json.loads(line)["id"] for line in raw[: raw.rfind(b"\n") + 1].decode("utf-8", "replace")
-                    .splitlines() if line.strip()}
+            ids |= {json.loads(line)["id"] for line in _whole_lines(raw)[1] if line.strip()}
         return len(ids)
 
     @property
@@ -147,6 +146,12 @@ class RunLog:
             if file != self.examples_file:
                 file.unlink()
         return ordered
+
+
+def _whole_lines(raw: bytes) -> tuple[int, list[str]]:
+    """The length of a file's whole lines (a run killed mid-write leaves a partial last line) and those lines."""
+    whole = raw.rfind(b"\n") + 1
+    return whole, raw[:whole].decode("utf-8", errors="replace").splitlines()
 
 
 def plan_batches(n_rows: int, batch_size: int, image_keys: Sequence | None = None) -> list[list[int]]:
