@@ -7,6 +7,7 @@ import os
 import runpy
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from fixtures import ROOT
@@ -19,6 +20,27 @@ def env() -> dict:
 def run(command, **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run(command, cwd=kwargs.pop("cwd", ROOT), env=env(), capture_output=True, text=True,
                           timeout=600, **kwargs)
+
+
+def start_paused(command, ready: Path, after: int, rank: int | None = None, **kwargs) -> subprocess.Popen:
+    """Start a script's command line ([python, script, args...], or torchrun's) under tests/paused.py: it pauses
+    once it has saved `after` batches (under torchrun only rank `rank` pauses), until a signal ends it."""
+    script = next(k for k, part in enumerate(command) if str(part).endswith(".py"))
+    pause = [str(ROOT / "tests" / "paused.py"), str(ready), str(after), "any" if rank is None else str(rank)]
+    return subprocess.Popen([*command[:script], *pause, *map(str, command[script:])], cwd=ROOT, env=env(),
+                            text=True, **kwargs)
+
+
+def paused_pid(ready: Path, proc: subprocess.Popen, timeout: float = 600) -> int:
+    """Wait until the run started by `start_paused` has paused; its pid. Fails if it ends first, or hangs."""
+    waited = 0.0
+    while not ready.exists():
+        if proc.poll() is not None:
+            raise AssertionError(f"the run ended (exit {proc.returncode}) before it paused")
+        assert waited < timeout, f"the run neither paused nor ended in {timeout} s"
+        time.sleep(0.01)
+        waited += 0.01
+    return int(ready.read_text())
 
 
 def read_records(out: Path) -> list[dict]:

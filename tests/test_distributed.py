@@ -13,13 +13,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import torch
 from fixtures import ROOT, write_retrieval_data
-from scripts import env, run_in_process
+from scripts import env, paused_pid, run_in_process, start_paused
 
 TORCHRUN = str(Path(sys.executable).with_name("torchrun"))
 OUTPUTS = ("examples.jsonl", "results.json", "queries.jsonl", "swaps.json", "priors.json", "first_stage.npz")
@@ -36,8 +35,12 @@ def one_thread():
 
 
 def _torchrun(ranks: int, script: str, argv) -> subprocess.Popen:
-    command = [TORCHRUN, "--nproc_per_node", str(ranks), str(ROOT / script), *map(str, argv)]
-    return subprocess.Popen(command, cwd=ROOT, env=env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(_torchrun_command(ranks, script, argv), cwd=ROOT, env=env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+
+
+def _torchrun_command(ranks: int, script: str, argv) -> list[str]:
+    return [TORCHRUN, "--nproc_per_node", str(ranks), str(ROOT / script), *map(str, argv)]
 
 
 def _finished(process: subprocess.Popen) -> None:
@@ -79,42 +82,16 @@ def test_two_ranks_write_the_bytes_of_one_process(experiment, runs, tmp_path, ca
     _same_bytes(tmp_path / "single", tmp_path / "ranks")
 
 
-def _pid_of_rank(rank: int, out: Path, launch: subprocess.Popen, deadline: float) -> int:
-    """The process of a rank of the launch writing `out`, from /proc (torchrun sets RANK in its environment)."""
-    while launch.poll() is None and time.time() < deadline:
-        for pid in filter(str.isdigit, os.listdir("/proc")):
-            try:
-                environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-                command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            if f"RANK={rank}".encode() in environ and str(out).encode() in command:
-                return int(pid)
-        time.sleep(0.01)
-    raise AssertionError(f"no process of rank {rank}")
-
-
 def test_a_killed_rank_loses_only_its_batch_and_another_launch_resumes(runs, tmp_path, capsys):
     with one_thread():
         run_in_process("experiment1.py", runs("experiment1", tmp_path / "single"), capsys)
-    # Rank 1 is killed right after its first batch is on disk. On a machine fast enough to finish the other
-    # four before the kill lands, the launch succeeds: then try again in a new folder.
-    for attempt in range(3):
-        out = tmp_path / f"ranks{attempt}"
-        launch = _torchrun(2, "experiment1.py", runs("experiment1", out))
-        deadline = time.time() + 300
-        pid = _pid_of_rank(1, out, launch, deadline)
-        part = out / "examples.part-1-of-2.jsonl"  # rank 1's records, a batch (one example) per line
-        while not (part.exists() and part.read_bytes().count(b"\n") >= 1):
-            assert launch.poll() is None and time.time() < deadline, "rank 1 never finished a batch"
-            time.sleep(0.001)
-        with contextlib.suppress(ProcessLookupError):  # gone already: it finished all its batches
-            os.kill(pid, signal.SIGKILL)
-        output, _ = launch.communicate(timeout=300)
-        if launch.returncode != 0:
-            break
+    out, ready = tmp_path / "ranks", tmp_path / "ready"
+    launch = start_paused(_torchrun_command(2, "experiment1.py", runs("experiment1", out)), ready, after=1, rank=1,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    os.kill(paused_pid(ready, launch), signal.SIGKILL)  # rank 1, right after its first batch is on disk
+    output, _ = launch.communicate(timeout=300)
     assert launch.returncode != 0 and not (out / "results.json").exists(), output[-2000:]
     kept = {f.name: f.read_bytes().count(b"\n") for f in out.glob("examples.part-*")}
-    assert kept["examples.part-1-of-2.jsonl"] >= 1 and sum(kept.values()) < 10  # finished batches kept, not all
+    assert kept["examples.part-1-of-2.jsonl"] == 1 and sum(kept.values()) < 10  # finished batches kept, not all
     _finished(_torchrun(3, "experiment1.py", runs("experiment1", out)))  # another number of ranks resumes
     _same_bytes(tmp_path / "single", out)

@@ -6,13 +6,12 @@ import json
 import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
 import torch
 from fixtures import ROOT, write_retrieval_data
-from scripts import env, run, run_command_in_process
+from scripts import paused_pid, run, run_command_in_process, start_paused
 from transformers import BlipForConditionalGeneration, BlipForImageTextRetrieval, BlipProcessor
 
 from benchmarks.retrieval import load_retrieval
@@ -121,16 +120,12 @@ def test_kill_and_resume_gives_the_same_per_query_file(command, tmp_path, capsys
     whole, killed = tmp_path / "whole", tmp_path / "killed"
     flags = ["--rows", "itc,itm_blip,clm", "--batch-size", "1", "--workers", "0"]
     run_command_in_process(command(whole, *flags), capsys)
-    proc = subprocess.Popen(command(killed, *flags), cwd=ROOT, env=env(), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
-    while time.time() < deadline and len(list((killed / "pairs").glob("batch_*.npz"))
-                                         if (killed / "pairs").exists() else []) < 2:
-        time.sleep(0.005)
+    ready = tmp_path / "ready"
+    proc = start_paused(command(killed, *flags), ready, after=2, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    paused_pid(ready, proc)  # two batches of pairs saved
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    finished = len(list((killed / "pairs").glob("batch_*.npz")))
-    assert 2 <= finished < 8 and not (killed / "queries.jsonl").exists(), "the run was not killed part-way"
+    assert len(list((killed / "pairs").glob("batch_*.npz"))) == 2 and not (killed / "queries.jsonl").exists()
     run_command_in_process(command(killed, *flags), capsys)
     assert (killed / "queries.jsonl").read_bytes() == (whole / "queries.jsonl").read_bytes()
     a, b = (json.loads((out / "results.json").read_text())["methods"] for out in (whole, killed))

@@ -6,12 +6,21 @@ import json
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 import torch
 from fixtures import ROOT
-from scripts import env, read_records, run, run_command_in_process, run_in_process, table_row, winoground
+from scripts import (
+    env,
+    paused_pid,
+    read_records,
+    run,
+    run_command_in_process,
+    run_in_process,
+    start_paused,
+    table_row,
+    winoground,
+)
 from transformers import BlipForConditionalGeneration, BlipForImageTextRetrieval, BlipProcessor
 
 from benchmarks.winoground import load_winoground
@@ -147,16 +156,14 @@ def test_two_runs_are_identical(cli, tmp_path, capsys):
 def test_resume_after_kill_equals_uninterrupted_run(cli, tmp_path, capsys):
     whole, killed = tmp_path / "whole", tmp_path / "killed"
     run_command_in_process(cli("experiment1", whole, "--batch-size", "1"), capsys)
-    proc = subprocess.Popen(cli("experiment1", killed, "--batch-size", "1"), cwd=ROOT, env=env(),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    examples = killed / "examples.jsonl"
-    deadline = time.time() + 120
-    while time.time() < deadline and not (examples.exists() and examples.read_text().count("\n") >= 2):
-        time.sleep(0.005)
+    ready = tmp_path / "ready"
+    proc = start_paused(cli("experiment1", killed, "--batch-size", "1"), ready, after=2,
+                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    paused_pid(ready, proc)  # two examples saved
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    finished = examples.read_text().count("\n")
-    assert 2 <= finished < 10, "the run was not killed part-way; the test needs a partial run"
+    examples = killed / "examples.jsonl"
+    assert examples.read_text().count("\n") == 2
     with open(examples, "a") as f:
         f.write('{"id": 9, "contrastive": {"c0_')  # a line cut off by the kill
     run_command_in_process(cli("experiment1", killed, "--batch-size", "1"), capsys)

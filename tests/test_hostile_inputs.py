@@ -8,12 +8,11 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 import torch
 from fixtures import ROOT, draw_image
-from scripts import env, read_records, run, run_command_in_process, run_in_process
+from scripts import env, paused_pid, read_records, run, run_command_in_process, run_in_process, start_paused
 
 from common.files import Lock
 
@@ -37,7 +36,6 @@ def test_data_edited_in_place_is_refused(cli, winoground_dir, tmp_path, capsys):
     _one_line_error(run(cli("experiment1", out, "--data", str(data), "--limit", "3")),
                     "the content of --data changed since that run")
     shutil.copytree(winoground_dir, data, dirs_exist_ok=True)  # the captions back; then only an image replaced
-    time.sleep(0.01)
     draw_image(9, 1).save(data / "images" / "ex_2_0.png")
     _one_line_error(run(cli("experiment1", out, "--data", str(data), "--limit", "3")),
                     "the content of --data changed since that run")
@@ -89,27 +87,19 @@ def test_out_that_is_a_file_is_one_line(cli, tmp_path):
 
 
 def test_ctrl_c_says_what_is_saved_and_the_run_resumes(cli, tmp_path, capsys):
-    whole = tmp_path / "whole"
+    whole, stopped = tmp_path / "whole", tmp_path / "stopped"
     flags = ("--batch-size", "1", "--workers", "0")
     run_command_in_process(cli("experiment1", whole, *flags), capsys)
-    # A SIGINT that lands while Python runs an object's finalizer is printed and dropped by Python itself
-    # ("Exception ignored in ... __del__"), and the run goes on to finish: then try again, in a new folder.
-    for attempt in range(3):
-        stopped = tmp_path / f"stopped{attempt}"
-        proc = subprocess.Popen(cli("experiment1", stopped, *flags), cwd=ROOT, env=env(), stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE, text=True)
-        examples, deadline = stopped / "examples.jsonl", time.time() + 120
-        while time.time() < deadline and not (examples.exists() and examples.read_text().count("\n") >= 2):
-            time.sleep(0.005)
-        proc.send_signal(signal.SIGINT)
-        _, stderr = proc.communicate(timeout=120)
-        if not (proc.returncode == 0 and "Exception ignored" in stderr):
-            break
+    ready = tmp_path / "ready"
+    proc = start_paused(cli("experiment1", stopped, *flags), ready, after=2, stdout=subprocess.DEVNULL,
+                        stderr=subprocess.PIPE)
+    paused_pid(ready, proc)  # two examples saved, and the run waits in its scoring loop
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 130 and "Traceback" not in stderr, stderr[-2000:]
-    last = stderr.strip().splitlines()[-1]
-    saved = examples.read_text().count("\n")
-    assert last == (f"interrupted: {saved} of 10 examples are saved in {stopped}; run the same command again to "
-                    f"continue from there")
+    assert stderr.strip().splitlines()[-1] == (
+        f"interrupted: 2 of 10 examples are saved in {stopped}; run the same command again to continue from there")
+    assert len(read_records(stopped)) == 2
     run_command_in_process(cli("experiment1", stopped, *flags), capsys)
     assert read_records(stopped) == read_records(whole)
 

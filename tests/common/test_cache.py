@@ -23,7 +23,7 @@ class Squares(JsonCache):
 
 
 WRITER = """
-import sys, time
+import sys
 sys.path.insert(0, {root!r})
 from common.cache import JsonCache
 
@@ -32,8 +32,9 @@ class Squares(JsonCache):
     KEY = {{"n": int}}
     VALUES = {{"square": int}}
 
-cache = Squares({path!r})  # read before the other writer saves: its entries are not in this one
-time.sleep(0.5)
+cache = Squares({path!r})  # read before the other writer saves (the test waits for both): its entries are not here
+print("read", flush=True)
+sys.stdin.readline()
 for n in range({first}, {first} + 20):
     cache.put((n,), {{"square": n * n}})
     cache.save()
@@ -43,8 +44,13 @@ for n in range({first}, {first} + 20):
 def test_concurrent_writers_lose_no_entries(tmp_path):
     path = tmp_path / "squares.json"
     writers = [subprocess.Popen([sys.executable, "-c", textwrap.dedent(WRITER.format(root=str(ROOT), path=str(path),
-                                                                                     first=first))])
+                                                                                     first=first))],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
                for first in (0, 100)]
+    assert [w.stdout.readline() for w in writers] == ["read\n", "read\n"]  # both read the empty cache
+    for w in writers:
+        w.stdin.write("go\n")
+        w.stdin.flush()
     assert [w.wait(timeout=120) for w in writers] == [0, 0]
     entries = json.loads(path.read_text())["squares"]
     assert sorted(e["n"] for e in entries) == list(range(20)) + list(range(100, 120))
