@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from typing import Callable, Sequence
 
@@ -148,6 +149,7 @@ def main_with_clean_errors(main: Callable[[], None]) -> None:
     and Ctrl-C with one line on what is saved (exit status 130)."""
     try:
         main()
+        gc.freeze()  # everything is written: spare the interpreter's exit a collection over every object
     except InputError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
