@@ -74,13 +74,13 @@ def main():
     run.load_scorer("itm", args.itm_model, "contrastive")
     if args.vqa_model:
         run.load_scorer("vqa", args.vqa_model, "vqa")
-    run.load_mlm(args.mlm_model)
+    run.load_mlm(args.mlm_model, SEARCHES)
     rows = run.rows(ROWS)
     per_batch = [row for row in rows if not row.cross_validated]  # the others need every example: run.finish
     run.priors(rows)  # every caption's prior, once per run, before any example is scored
 
     def score(batch):
-        swaps = run.swaps(batch.captions, SEARCHES)
+        swaps = run.swaps(batch.captions)
         terms = run.term_scores(batch, per_batch, swaps)
         return run.records(batch.examples, {row.key: row.scores(terms) for row in per_batch}, swaps)
 

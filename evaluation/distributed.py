@@ -33,6 +33,7 @@ class Ranks:
     rank: int = 0
     world: int = 1
     local_rank: int = 0
+    launched: bool = False  # started by torchrun, even as its only rank: the ranks' files, merge and collectives
 
     @property
     def main(self) -> bool:
@@ -40,7 +41,7 @@ class Ranks:
 
     @property
     def parallel(self) -> bool:
-        return self.world > 1
+        return self.world > 1 or self.launched
 
     def device(self, device: torch.device) -> torch.device:
         """This rank's device: cuda:LOCAL_RANK for a CUDA run under torchrun, else the one asked for."""
@@ -107,13 +108,14 @@ class Ranks:
 
 
 def init_ranks(device: torch.device) -> Ranks:
-    """The ranks of this launch: from torchrun's environment (joining the process group), else one process."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1:
+    """The ranks of this launch: from torchrun's environment (joining the process group, also as a launch's only
+    rank, so that one GPU runs the path of many), else one process."""
+    if "RANK" not in os.environ or "WORLD_SIZE" not in os.environ:
         return Ranks()
     import torch.distributed as dist
 
-    ranks = Ranks(int(os.environ["RANK"]), world, int(os.environ.get("LOCAL_RANK", "0")))
+    ranks = Ranks(int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]), int(os.environ.get("LOCAL_RANK", "0")),
+                  launched=True)
     if not dist.is_initialized():
         backend = "nccl" if device.type == "cuda" else "gloo"
         if device.type == "cuda":

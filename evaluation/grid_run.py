@@ -6,7 +6,8 @@ A script keeps only its own idea: its rows and which texts each model scores.
     if run.already_finished():                   # same inputs as a finished run: its table, nothing loaded
         return
     itm = run.load_scorer("itm", args.itm_model, "contrastive")
-    run.load_mlm(args.mlm_model)                 # for experiments that divide by T' (`run.swaps(captions)`)
+    run.load_mlm(args.mlm_model)                 # T' of every caption, for experiments that divide by T'
+                                                 # (`run.swaps(captions)`)
     rows = run.rows(ROWS)                        # the rows the loaded checkpoints can compute
     run.score(score_batch)                       # score_batch(batch) -> examples.jsonl records
     run.report(run.finish(rows), rows, REFERENCES, COMPARISONS)   # results.json, printed tables, wall time
@@ -44,7 +45,8 @@ from evaluation.records import count_without_swap, example_records
 from evaluation.rows import MLM, MLM_HEADS, Row, Term
 from evaluation.runs import RunLog, lock_folder, split_on_oom
 from evaluation.terms import caption_priors, row_terms
-from perturb.swap import GATED, IMPROVED, PUBLISHED, Swap, SwapCache, find_swaps, load_mlm
+from evaluation.swaps import search_every_caption
+from perturb.swap import GATED, IMPROVED, PUBLISHED, Swap, load_mlm
 from reports import grids, winoground
 from reports.winoground import read_results, report_run
 from scoring import FAMILIES, Scorer, load_scorer
@@ -78,6 +80,8 @@ class GridRun:
         self.lock, self.log = held or (None, RunLog(args.out, config, self.ranks))
         self.scorers: dict[str, Scorer] = {}
         self.mlm = None
+        self.scoring_seconds: float | None = None
+        self.found_swaps: dict[str, dict[str, Swap]] = {}  # search -> caption -> T'
         self.prior_of: dict[tuple[str, str], dict[str, float]] = {}  # (role, head) -> caption -> prior
         self.row_details: dict[str, dict] = {}  # what finish() adds to a row's results (cross-validated alphas)
 
@@ -105,10 +109,13 @@ class GridRun:
         self.scorers[role] = scorer
         return scorer
 
-    def load_mlm(self, name_or_path: str) -> None:
-        """Load the masked LM that searches T' (`swaps`), with the --swap-cache of earlier searches."""
-        self.swap_cache = SwapCache(self.args.swap_cache)
+    def load_mlm(self, name_or_path: str, searches: Sequence[str] = (PUBLISHED, IMPROVED)) -> None:
+        """Load the masked LM and find T' of every caption by each search, before any example is scored: from the
+        --swap-cache, or searched now (evaluation/swaps.py). `swaps` then reads them."""
         self.mlm = load_mlm(name_or_path, self.device, self.dtype)
+        captions = self.distinct_captions()
+        found = search_every_caption(self.mlm, captions, searches, self.args.seed, self.args.swap_cache, self.ranks)
+        self.found_swaps = {search: dict(zip(captions, swaps)) for search, swaps in found.items()}
 
     def rows(self, rows: Sequence[Row]) -> list[Row]:
         """The rows the loaded checkpoints can compute, labelled with their family's name."""
@@ -127,18 +134,19 @@ class GridRun:
             return self.mlm is not None and term.head in MLM_HEADS
         return term.model in self.scorers and term.head in self.scorers[term.model].heads
 
-    def swaps(self, captions: Sequence[str], searches: Sequence[str] = (PUBLISHED, IMPROVED)) -> dict[str, list[Swap]]:
-        """T' of every caption by each search: from the swap cache, or searched now and added to it."""
-        model, tokenizer = self.mlm
-        found = {s: find_swaps(model, tokenizer, captions, s, self.args.seed, cache=self.swap_cache) for s in searches}
-        self.swap_cache.save()
-        return found
+    def swaps(self, captions: Sequence[str]) -> dict[str, list[Swap]]:
+        """T' of each caption by each search `load_mlm` was given."""
+        return {search: [found[c] for c in captions] for search, found in self.found_swaps.items()}
+
+    def distinct_captions(self) -> list[str]:
+        """Every caption of the data once, sorted: the order in which T' and priors are computed."""
+        columns = [f"caption_{c}" for c in range(self.n_captions)]
+        return sorted({text for column in columns for text in self.data[column]})
 
     def priors(self, rows: Sequence[Row]) -> None:
         """Every caption's prior under each head whose NULL term the rows use, from --prior-cache or computed now
         over --null-images noise images (evaluation/terms.py)."""
-        columns = [f"caption_{c}" for c in range(self.n_captions)]
-        captions = sorted({text for column in columns for text in self.data[column]})
+        captions = self.distinct_captions()
         cache = self.ranks.fill_together(PriorCache(self.args.prior_cache), lambda cache, share: caption_priors(
             self.scorers, rows, captions, self.args.null_images, self.args.seed, cache, share=share))
         self.prior_of = caption_priors(self.scorers, rows, captions, self.args.null_images, self.args.seed, cache)
@@ -167,12 +175,14 @@ class GridRun:
         preprocessors = {preprocess_key(s): s.preprocess for s in self.scorers.values()}
         batches = grid_batches(self.data, pending, preprocessors, self.args.workers,
                                pin_memory=self.device.type == "cuda", n_images=len(self.image_columns))
+        started = time.time()
         try:
             with tqdm(total=len(self.data), initial=done, unit="example", disable=not self.ranks.main) as bar:
                 for batch in batches:
                     self.log.append(split_on_oom(score_batch, batch))
                     # Rank 0's progress stands for every rank's.
                     bar.update(min(len(batch) * self.ranks.world, bar.total - bar.n))
+            self.scoring_seconds = time.time() - started
         except KeyboardInterrupt:
             raise Interrupted(f"{self.log.saved()} of {len(self.data)} examples are saved in {self.log.out_dir}; "
                               f"run the same command again to continue from there") from None
@@ -236,4 +246,5 @@ class GridRun:
             gated = f", {no_swap[GATED]} gated (gate closed: plain score)" if GATED in no_swap else ""
             print(f"\nCaptions with nothing to swap (T' = T): {no_swap[PUBLISHED]} published, "
                   f"{no_swap[IMPROVED]} improved{gated}; word swaps in {self.args.swap_cache}")
-        print(f"\nResults in {self.log.out_dir}; wall time {time.time() - self.start:.1f} s")
+        loop = f", {self.scoring_seconds:.1f} s of it in the scoring loop" if self.scoring_seconds is not None else ""
+        print(f"\nResults in {self.log.out_dir}; wall time {time.time() - self.start:.1f} s{loop}")

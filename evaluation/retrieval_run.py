@@ -33,7 +33,8 @@ from evaluation.pair_scores import PairStore, score_pairs
 from evaluation.reranking import Evaluation, evaluate
 from evaluation.rows import Row, T, terms_of
 from evaluation.runs import check_config, lock_folder
-from perturb.swap import SEARCHES, SwapCache, find_swaps, load_mlm, swapped_or_same
+from evaluation.swaps import search_every_caption
+from perturb.swap import SEARCHES, load_mlm, swapped_or_same
 from reports import retrieval
 from reports.results import library_versions
 from scoring import Scorer, load_scorer
@@ -148,24 +149,12 @@ class RetrievalRun:
               f"\n\n{retrieval.table(results['methods'], results['comparisons'])}")
         print(f"\nResults in {self.out_dir} (results.json, queries.jsonl); wall time {time.time() - self.start:.1f} s")
 
-    def _swapped(self, searches: set[str], chunk: int = 256) -> dict[str, list[str]]:
-        """T' of every caption for each search (T' = T where none exists), searched in chunks and cached with
-        experiments 2 and 3, so a killed search keeps what it found."""
+    def _swapped(self, searches: set[str]) -> dict[str, list[str]]:
+        """T' of every caption for each search (T' = T where none exists), cached with experiments 2 and 3."""
         if not searches:
             return {}
-        mlm, tokenizer = load_mlm(self.args.mlm_model, self.device, self.dtype)
+        mlm = load_mlm(self.args.mlm_model, self.device, self.dtype)
         captions = self.data.captions
-        chunks = list(range(0, len(captions), chunk))
-        searches = [s for s in SEARCHES if s in searches]
-
-        def search_chunks(cache, share):
-            for search in searches:
-                for n in share(chunks):
-                    find_swaps(mlm, tokenizer, captions[n:n + chunk], search, self.args.seed, cache=cache)
-                    cache.save()
-
-        # Under torchrun each rank searches its share of the chunks first; then every T' is in the cache.
-        cache = self.ranks.fill_together(SwapCache(self.args.swap_cache), search_chunks)
-        search_chunks(cache, lambda all_chunks: all_chunks)
-        return {s: swapped_or_same(captions, find_swaps(mlm, tokenizer, captions, s, self.args.seed, cache=cache))
-                for s in searches}
+        found = search_every_caption(mlm, captions, [s for s in SEARCHES if s in searches], self.args.seed,
+                                     self.args.swap_cache, self.ranks)
+        return {s: swapped_or_same(captions, swaps) for s, swaps in found.items()}

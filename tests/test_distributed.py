@@ -82,6 +82,20 @@ def test_two_ranks_write_the_bytes_of_one_process(experiment, runs, tmp_path, ca
     _same_bytes(tmp_path / "single", tmp_path / "ranks")
 
 
+def test_one_rank_under_torchrun_takes_the_ranks_path_and_writes_the_same_bytes(runs, tmp_path, capsys):
+    with one_thread():
+        run_in_process("experiment1.py", runs("experiment1", tmp_path / "single"), capsys)
+    out = tmp_path / "one"
+    ready = tmp_path / "ready"
+    launch = start_paused(_torchrun_command(1, "experiment1.py", runs("experiment1", out)), ready, after=1,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    os.kill(paused_pid(ready, launch), signal.SIGKILL)
+    launch.communicate(timeout=300)
+    assert [f.name for f in out.glob("examples*")] == ["examples.part-0-of-1.jsonl"]  # the ranks' file, not one's
+    _finished(_torchrun(1, "experiment1.py", runs("experiment1", out)))
+    _same_bytes(tmp_path / "single", out)
+
+
 def test_a_killed_rank_loses_only_its_batch_and_another_launch_resumes(runs, tmp_path, capsys):
     with one_thread():
         run_in_process("experiment1.py", runs("experiment1", tmp_path / "single"), capsys)
