@@ -14,9 +14,9 @@ compute are left out. See scoring/ for the arithmetic.
 
 from benchmarks.winoground import HUMANS, RANDOM_CHANCE
 from evaluation.cli import experiment_parser, main_with_clean_errors
-from evaluation.grid_run import GridRun
 from evaluation.rows import Row, Term
 from evaluation.terms import term_scores
+from pipeline.grid_run import GridRun
 
 ROWS = [
     Row("contrastive", "{model} contrastive head", (Term("itm", "contrastive"),), published_image=13.50),

@@ -13,10 +13,10 @@ T' = T for a caption with nothing to swap (counted in the output). See perturb/s
 
 from benchmarks.winoground import HUMANS, PALI, RANDOM_CHANCE, VQ2
 from evaluation.cli import experiment_parser, main_with_clean_errors
-from evaluation.grid_run import GridRun
 from evaluation.rows import Row, Term, difference, ratio
 from evaluation.terms import term_scores
 from perturb.swap import IMPROVED, PUBLISHED, swapped_or_same
+from pipeline.grid_run import GridRun
 
 ROWS = [
     Row("contrastive", "{model} contrastive head", (Term("itm", "contrastive"),), published_image=13.50),

@@ -13,10 +13,10 @@ The contrastive and ITM rows of the published table are quoted from experiment 1
 
 from benchmarks.winoground import BLIP_CONTRASTIVE, BLIP_ITM, HUMANS, PALI, RANDOM_CHANCE, VQ2
 from evaluation.cli import experiment_parser, main_with_clean_errors
-from evaluation.grid_run import GridRun
 from evaluation.rows import Row, Term, difference, ratio
 from evaluation.terms import term_scores
 from perturb.swap import IMPROVED, PUBLISHED, swapped_or_same
+from pipeline.grid_run import GridRun
 
 ROWS = [
     Row("clm", "P(T given I) from {model} causal-LM head (as published)", (Term("clm", "clm"),),

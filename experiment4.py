@@ -19,9 +19,9 @@ BLIP checkpoints read at most 35 text tokens, as in BLIP's protocol.
 
 from evaluation.cli import main_with_clean_errors, retrieval_parser
 from evaluation.first_stage import SIMILARITY
-from evaluation.retrieval_run import RetrievalRun
 from evaluation.rows import Row, Term, difference, ratio, select, total
 from perturb.swap import IMPROVED, PUBLISHED
+from pipeline.retrieval_run import RetrievalRun
 
 ROWS = {r.key: r for r in [
     Row("itc", "first stage: contrastive similarity", (SIMILARITY,)),

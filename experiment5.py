@@ -20,9 +20,9 @@ both sides share the caption. A T' ratio can, since T' meets the same image (REA
 from benchmarks import visualgptscore
 from benchmarks.winoground import RANDOM_CHANCE
 from evaluation.cli import experiment_parser, main_with_clean_errors, prior_flags
-from evaluation.grid_run import GridRun
 from evaluation.rows import MLM, NULL, Row, Term, difference, gated_ratio, prior_normalized
 from perturb.swap import GATED, IMPROVED, SEARCHES
+from pipeline.grid_run import GridRun
 
 GATE = Term(MLM, "gate")  # 1 where the gated search kept its T'
 

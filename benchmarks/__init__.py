@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Callable
 
-from benchmarks import aro, colorswap, eqben, mmvp, naturalbench, retrieval, sugarcrepe, whatsup, winoground
+from benchmarks import aro, colorswap, eqben, mmvp, naturalbench, sugarcrepe, whatsup, winoground
 from benchmarks.grids import check_grid_images
 
 
@@ -64,6 +64,4 @@ GRIDS = {g.name: g for g in [
     Grid("eqben-mini", eqben.SHAPE, eqben.load, eqben.metrics, eqben.PRIMARY, (), eqben.REFERENCES),
     Grid("naturalbench-retrieval", naturalbench.SHAPE, naturalbench.load, naturalbench.metrics, naturalbench.PRIMARY),
 ]}
-BENCHMARKS = {"winoground": winoground, "retrieval": retrieval}
-
-__all__ = ["BENCHMARKS", "GRIDS", "Grid"]
+__all__ = ["GRIDS", "Grid"]

@@ -1,4 +1,5 @@
-"""VisualGPTScore's published BLIP numbers (Lin et al., ICML 2024; SPEC section 8), quoted beside experiment 5.
+"""VisualGPTScore's published BLIP numbers, quoted beside experiment 5 (Lin et al., ICML 2024, "Revisiting the
+role of language priors in vision-language models").
 
 P(T|I) / P(T)^alpha from BLIP's captioning head, at alpha = 0 (plain likelihood), alpha = 1 (PMI) and the
 alpha tuned on held-out data; their noise images, their number and the exact checkpoint are not published.

@@ -23,7 +23,7 @@ from typing import Callable, Iterable, Mapping, Sequence
 import datasets
 import numpy as np
 
-from benchmarks.data import check_caption, check_images, check_unique, data_fingerprint
+from benchmarks.data import check_caption, check_images, check_unique
 from benchmarks.hub import PARQUET_CONVERSION, Hub, HuggingFaceHub
 from benchmarks.reference import Reference
 from common.errors import InputError, first_line
@@ -77,11 +77,6 @@ def check_winoground_images(data: datasets.Dataset) -> None:
     """Check every image file without decoding it, naming the first bad one."""
     check_images(data, IMAGE_COLUMNS, lambda row, column: row[column]["path"] or
                  f"{column} of example {row['id']} in the parquet files")
-
-
-def winoground_fingerprint(data: datasets.Dataset) -> str:
-    """What a run on this data scored: every example's fields and images (see benchmarks/data.py)."""
-    return data_fingerprint(data, IMAGE_COLUMNS)
 
 
 def _from_hub(repo_id: str, limit: int | None, hub: Hub) -> datasets.Dataset:

@@ -1,1 +1,2 @@
-"""Evaluation: Winoground data, metrics and bootstrap, reports, resumable runs and the scripts' shared command line."""
+"""Scoring a benchmark's examples: rows and their terms, batches of decoded images, resumable run logs, torchrun
+ranks, the T' of every caption, cross-validated alphas, and the scripts' shared command line."""

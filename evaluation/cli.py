@@ -52,7 +52,7 @@ def experiment_parser(experiment: str, description: str, models: tuple[str, ...]
 def prior_flags(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Flags of the captions' priors over null images (experiment 5; scoring/priors.py)."""
     p.add_argument("--null-images", type=int, default=3,
-                   help="noise images over which each caption's prior P(T) is averaged (SPEC section 8)")
+                   help="noise images over which each caption's prior P(T) is averaged (README: the recipe)")
     p.add_argument("--prior-cache", default="results/priors.json",
                    help="JSON file of the captions' priors per model, head, number of null images and seed")
     return p

@@ -1,4 +1,4 @@
-"""The alpha of prior normalization, log P(T|I) - alpha log P(T), chosen by cross-validation (SPEC section 8).
+"""The alpha of prior normalization, log P(T|I) - alpha log P(T), chosen by cross-validation.
 
 Five folds of the examples, in their canonical order (the order the benchmark's loader gives), from
 `numpy.random.default_rng(seed).permutation(n)` split by `numpy.array_split`. On the other four folds,

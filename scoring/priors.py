@@ -1,7 +1,8 @@
 """A text's language prior under an image-conditioned head: its score against "null" images of Gaussian noise.
 
 VisualGPTScore (Lin et al., ICML 2024) divides P(T|I) by P(T)^alpha and estimates P(T) from null images.
-Their code was never released, so the recipe is fixed here (SPEC section 8):
+Their code was never released (the number of noise images, their distribution and the exact BLIP
+checkpoint are unpublished), so this project fixes its own recipe:
 - K null images, image k = torch.randn((3, H, W)) from torch.Generator().manual_seed(seed + k), float32 on
   the CPU, H x W the checkpoint's processor output; they are normalized pixel values, fed as they are;
 - the prior of a text under a head is its score against the K images averaged in probability,

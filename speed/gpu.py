@@ -122,7 +122,7 @@ def vision_floor(models: dict, data: Path, device: torch.device, dtype: torch.dt
             vision(pixel_values=pixels)
             seconds[role] = timed(lambda: [vision(pixel_values=pixels[:min(batch, n_images - k)])
                                            for k in range(0, n_images, batch)], device)[0]
-        del vision
+
     return seconds
 
 

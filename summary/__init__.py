@@ -1,2 +1,3 @@
-"""What summarize.py makes of finished result folders: tables (`tables`), figures (`figures`) and a page to
-browse the examples (`browser`)."""
+"""What summarize.py makes of finished result folders: reading them (`results`), tables (`tables`), figures
+(`figures`), a page to browse a grid run's examples (`browser`) and one for a re-ranking run's queries
+(`queries`)."""

@@ -22,7 +22,7 @@ ALPHAS = [round(0.05 * k, 2) for k in range(21)]
 
 
 def _noise(scorer, image, k_images=3, seed=0):
-    """The null images as SPEC section 8 draws them, at the size the checkpoint's processor gives an image."""
+    """The null images as scoring/priors.py's recipe draws them, at the size the checkpoint's processor gives an image."""
     pixels = scorer.processor.image_processor(images=image.convert("RGB"), return_tensors="pt").pixel_values
     height, width = pixels.shape[-2:]
     return [torch.randn((3, height, width), generator=torch.Generator().manual_seed(seed + k)) for k in range(k_images)]

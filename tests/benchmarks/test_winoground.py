@@ -303,7 +303,11 @@ def test_a_decompression_bomb_says_how_to_allow_it(tmp_path, monkeypatch):
 
 
 def test_fingerprint_follows_captions_and_image_files(tmp_path):
-    from benchmarks.winoground import winoground_fingerprint
+    from benchmarks.data import data_fingerprint
+    from benchmarks.winoground import IMAGE_COLUMNS
+
+    def winoground_fingerprint(data):
+        return data_fingerprint(data, IMAGE_COLUMNS)
 
     folder = write_winoground_folder(tmp_path / "w", n=3)
     first = winoground_fingerprint(load_winoground(str(folder)))

@@ -1,4 +1,4 @@
-"""Null images and caption priors (scoring/priors.py): the recipe of SPEC section 8, the averages, the cache."""
+"""Null images and caption priors (scoring/priors.py): the recipe, the averages, the cache."""
 
 from __future__ import annotations
 

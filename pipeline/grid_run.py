@@ -44,8 +44,8 @@ from evaluation.distributed import init_ranks
 from evaluation.records import count_without_swap, example_records
 from evaluation.rows import MLM, MLM_HEADS, Row, Term
 from evaluation.runs import RunLog, lock_folder, split_on_oom
-from evaluation.terms import caption_priors, row_terms
 from evaluation.swaps import search_every_caption
+from evaluation.terms import caption_priors, row_terms
 from perturb.swap import GATED, IMPROVED, PUBLISHED, Swap, load_mlm
 from reports import grids, winoground
 from reports.winoground import read_results, report_run
