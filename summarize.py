@@ -51,7 +51,7 @@ def winoground_folder(result: Result, table, data_flag: str | None) -> list:
     folder = result.folder
     heading = f"{result.experiment} ({folder}, {result.results['n_examples']} Winoground examples)"
     print(f"## {heading}\n\n{table(tables.EXPERIMENT_HEADER, tables.experiment_rows(result), heading)}\n")
-    written = [figures.scores_figure(result.results, folder / "scores.png", heading),
+    written = [figures.scores_figure(result.results, folder / "scores.png", heading, GRIDS["winoground"].chance),
                figures.tags_figure(result.results, folder / "tags.png", result.experiment), *alpha(result, heading)]
     source = data_flag or result.results["config"]["data"] or GRIDS["winoground"].default_source
     try:
@@ -60,7 +60,8 @@ def winoground_folder(result: Result, table, data_flag: str | None) -> list:
         print(f"{folder}: no examples.html: {e}")
         return written
     images = example_images(data, source, result.records)
-    return [*written, write_browser(folder / "examples.html", heading, result.records, result.results, images)]
+    return [*written, write_browser(folder / "examples.html", heading, result.records, result.results, images,
+                                    GRIDS[result.benchmark].fields)]
 
 
 def grid_folder(result: Result, table, data_flag: str | None) -> list:
@@ -84,7 +85,8 @@ def grid_folder(result: Result, table, data_flag: str | None) -> list:
             raise InputError(f"{data_flag or config['data']} does not hold example {r['id']} of examples.jsonl as "
                              f"the run scored it: pass the data the run scored with --data")
         images[r["id"]] = [open_image(row[f"image_{i}"], row.get(f"box_{i}")) for i in range(grid.shape[0])]
-    return [*written, write_browser(folder / "examples.html", heading, result.records, result.results, images)]
+    return [*written, write_browser(folder / "examples.html", heading, result.records, result.results, images,
+                                    GRIDS[result.benchmark].fields)]
 
 
 def alpha(result: Result, heading: str) -> list:

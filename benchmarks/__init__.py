@@ -33,6 +33,13 @@ class Grid:
     references: dict | None = None  # rows quoted from the literature: {label: {metric: value}}
     default_source: str | None = None  # where --data points when it is not given (a hub id)
     check_images: Callable | None = None  # (data) -> None; default: every file and box (benchmarks/grids.py)
+    main_metrics: tuple[str, ...] = ()  # the columns of the table across benchmarks; default: (primary,)
+    chance: dict | None = None  # {metric: percent} a random score gets, drawn as lines in the figures
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The metrics the table and figure across benchmarks show for this benchmark."""
+        return self.main_metrics or (self.primary,)
 
     def check(self, data) -> None:
         """Check every image file (and crop box) before any model work, naming the first bad one."""
@@ -45,9 +52,10 @@ def _winoground(source, image_root=None, limit=None):
 
 GRIDS = {g.name: g for g in [
     Grid("winoground", (2, 2), _winoground, winoground.metrics, "group", ("tag", "secondary_tag", "num_main_preds"),
-         default_source=winoground.DEFAULT_SOURCE, check_images=winoground.check_winoground_images),
+         default_source=winoground.DEFAULT_SOURCE, check_images=winoground.check_winoground_images,
+         main_metrics=("group", "image"), chance=winoground.CHANCE),
     Grid("sugarcrepe", sugarcrepe.SHAPE, sugarcrepe.load, sugarcrepe.metrics, sugarcrepe.PRIMARY, sugarcrepe.FIELDS,
-         sugarcrepe.REFERENCES),
+         sugarcrepe.REFERENCES, main_metrics=("mean",)),
     Grid("aro-vg-relation", aro.SHAPE, partial(aro.load, "relation"), partial(aro.metrics, "relation"), aro.PRIMARY,
          aro.FIELDS["relation"], {k: {"macro_accuracy": v} for k, v in aro.REFERENCES["relation"].items()}),
     Grid("aro-vg-attribution", aro.SHAPE, partial(aro.load, "attribution"), partial(aro.metrics, "attribution"),

@@ -42,10 +42,10 @@ def experiment_parser(experiment: str, description: str, models: tuple[str, ...]
         default, what = DEFAULT_MODELS[key]
         p.add_argument(f"--{key}-model", default=default,
                        help=f"hub id or local folder of the {what}; the family is read from its config")
-    _shared_flags(p, experiment)
+    _shared_flags(p, experiment, batch="examples scored together (halved automatically on CUDA out-of-memory)",
+                  limit="examples")
     if "mlm" in models:
-        p.add_argument("--swap-cache", default="results/swaps.json",
-                       help="JSON file of word swaps T' shared by experiments 2 and 3 (readable, reused across runs)")
+        _swap_cache_flag(p)
     return p
 
 
@@ -58,17 +58,21 @@ def prior_flags(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return p
 
 
-def _shared_flags(p: argparse.ArgumentParser, experiment: str, images_per_batch: bool = False) -> None:
+def _swap_cache_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--swap-cache", default="results/swaps.json",
+                   help="JSON file of word swaps T', shared by every experiment that divides by T' (readable, reused "
+                        "across runs)")
+
+
+def _shared_flags(p: argparse.ArgumentParser, experiment: str, batch: str, limit: str) -> None:
+    """The flags of every experiment; `batch` says what --batch-size counts, `limit` what --limit keeps."""
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
                    help="torch device, e.g. cuda, cuda:1, cpu")
     p.add_argument("--dtype", default="float32", choices=sorted(DTYPES),
                    help="model weights and activations; float32 reproduces the published arithmetic, "
                         "bfloat16 is about twice as fast on a recent GPU")
-    p.add_argument("--batch-size", type=int, default=16,
-                   help="images encoded together" if images_per_batch else
-                   "Winoground examples scored together (halved automatically on CUDA out-of-memory)")
-    p.add_argument("--limit", type=int, default=None,
-                   help=f"use only the first N {'images (and their captions)' if images_per_batch else 'examples'}")
+    p.add_argument("--batch-size", type=int, default=16, help=batch)
+    p.add_argument("--limit", type=int, default=None, help=f"use only the first N {limit}")
     p.add_argument("--workers", type=int, default=default_workers(),
                    help="processes that decode and preprocess images while the model computes (0: in the main "
                         "process); results are identical for any number")
@@ -78,9 +82,6 @@ def _shared_flags(p: argparse.ArgumentParser, experiment: str, images_per_batch:
                         "started again with the same folder and arguments continues where it stopped")
     p.add_argument("--max-image-pixels", type=int, default=PIL.Image.MAX_IMAGE_PIXELS,
                    help="Pillow's decompression-bomb guard: larger images are refused (0: no limit)")
-    if images_per_batch:
-        p.add_argument("--swap-cache", default="results/swaps.json", help="JSON file of word swaps T', shared with "
-                                                                          "experiments 2 and 3")
 
 
 def retrieval_parser(description: str, rows: Sequence[str], default_rows: Sequence[str]) -> argparse.ArgumentParser:
@@ -103,7 +104,8 @@ def retrieval_parser(description: str, rows: Sequence[str], default_rows: Sequen
                                                      "on Flickr30K and 256 on COCO")
     p.add_argument("--rows", default=",".join(default_rows),
                    help=f"comma-separated rows, from: {', '.join(rows)}; their costs differ by orders of magnitude")
-    _shared_flags(p, "experiment4", images_per_batch=True)
+    _shared_flags(p, "experiment4", batch="images encoded together", limit="images (and their captions)")
+    _swap_cache_flag(p)
     p.add_argument("--pair-batch-size", type=int, default=512, help="(text, image) pairs per model call")
     return p
 

@@ -24,10 +24,6 @@ from common.files import write_text
 from common.images import thumbnail
 from evaluation.records import SWAP_NAMES, score_grid, swaps_of
 
-# The grouping fields the other benchmarks' records carry, shown beside an example's id.
-GROUP_FIELDS = ("category", "relation", "attribute_pair", "group", "slot")
-
-
 def kinds_of(records: Sequence[dict], key: str) -> tuple[str, ...]:
     """What a row can get right of an example: Text, Image and Group on 2 x 2 grids, else the example."""
     return KINDS if score_grid(records[:1], key).shape[1:] == (2, 2) else ("right",)
@@ -89,7 +85,7 @@ def _scores_table(record: dict, methods: Mapping[str, dict], flags: Mapping[str,
 
 
 def example_card(record: dict, images: Sequence[Image.Image], methods: Mapping[str, dict],
-                 flags: Mapping[str, dict], n: int) -> str:
+                 flags: Mapping[str, dict], n: int, fields: Sequence[str] = ()) -> str:
     captions = []
     for c in range(sum(k.startswith("caption_") for k in record)):
         lines = [f"<div class='caption'><b>c{c}</b> {html.escape(record[f'caption_{c}'])}</div>"]
@@ -99,8 +95,7 @@ def example_card(record: dict, images: Sequence[Image.Image], methods: Mapping[s
         captions.append("".join(lines))
     pictures = "".join(f"<figure><img src='{thumbnail(im, 160, 80)}' alt='image {i} of example {record['id']}'>"
                        f"<figcaption>i{i}</figcaption></figure>" for i, im in enumerate(images))
-    fields = ("tag", "secondary_tag") if "tag" in record else GROUP_FIELDS
-    tags = html.escape(", ".join(str(record[f]) for f in fields if record.get(f)))
+    tags = html.escape(", ".join(f"{f}: {record[f]}" for f in fields if record.get(f) not in (None, "")))
     return (f"<section class='example' data-id='{record['id']}'><h2>Example {record['id']} "
             f"<small>{tags}</small></h2><div class='row'>{pictures}<div>{''.join(captions)}</div></div>"
             f"{_scores_table(record, methods, flags, n)}</section>")
@@ -148,12 +143,13 @@ apply();
 
 
 def write_browser(path: Path, title: str, records: Sequence[dict], results: dict,
-                  images: Mapping[int, Sequence[Image.Image]]) -> Path:
-    """Write the page for `records`; images[id] holds each example's (image_0, image_1)."""
+                  images: Mapping[int, Sequence[Image.Image]], fields: Sequence[str] = ()) -> Path:
+    """Write the page for `records`; images[id] holds each example's images, and each example's grouping `fields`
+    (the benchmark's `Grid.fields`) stand beside its id."""
     methods = {k: m for k, m in results["methods"].items() if k in records[0]}
     flags = correctness(records, methods)
     filters = filter_sets(records, {**results, "methods": methods})
-    cards = "\n".join(example_card(r, images[r["id"]], methods, flags, n) for n, r in enumerate(records))
+    cards = "\n".join(example_card(r, images[r["id"]], methods, flags, n, fields) for n, r in enumerate(records))
     page = (f"<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
             f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>"
             f"<p>{len(records)} examples. Bold: each image's preferred caption under that row. T / I / G: Text, "

@@ -17,7 +17,6 @@ import numpy as np  # noqa: E402
 
 from benchmarks.winoground import KINDS  # noqa: E402
 
-CHANCE = {"text": 25.0, "image": 25.0, "group": 16.67}
 COLORS = {"text": "#4C72B0", "image": "#DD8452", "group": "#55A868"}
 
 
@@ -25,8 +24,9 @@ def _labels(methods: dict) -> list[str]:
     return ["\n".join(textwrap.wrap(m["label"], 38)) for m in methods.values()]
 
 
-def scores_figure(results: dict, path: Path, title: str) -> Path:
-    """Horizontal bars per row and kind with 95% interval whiskers; dotted lines at random chance."""
+def scores_figure(results: dict, path: Path, title: str, chance: dict) -> Path:
+    """Horizontal bars per row and kind with 95% interval whiskers; dotted lines at random chance (`chance[kind]`,
+    the benchmark's `Grid.chance`)."""
     methods = results["methods"]
     n = len(methods)
     fig, ax = plt.subplots(figsize=(9, 1.1 + 0.75 * n), dpi=110)
@@ -39,7 +39,7 @@ def scores_figure(results: dict, path: Path, title: str) -> Path:
         offset = (1 - k) * height
         ax.barh(y + offset, values, height, color=COLORS[kind], label=kind.capitalize(),
                 xerr=[values - low, high - values], error_kw={"elinewidth": 1, "capsize": 2})
-        ax.vlines(CHANCE[kind], y.min() - 0.5, y.max() + 0.5, colors=COLORS[kind], linestyles=":", linewidth=1.2)
+        ax.vlines(chance[kind], y.min() - 0.5, y.max() + 0.5, colors=COLORS[kind], linestyles=":", linewidth=1.2)
     ax.set_yticks(y, _labels(methods), fontsize=8)
     ax.set_xlim(0, 100)
     ax.set_xlabel("percent correct (bars: 95% bootstrap interval; dotted: random chance)", fontsize=8)

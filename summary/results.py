@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmarks import GRIDS
 from common.errors import InputError
 
 
@@ -68,7 +69,11 @@ def load_result(folder: str | Path) -> Result:
         raise InputError(f"cannot read {examples_file} ({type(e).__name__}): run the experiment again with that "
                          f"--out") from None
     (_check_retrieval if experiment == "experiment4" else _check)(results, records, folder)
-    return Result(folder, results, records)
+    result = Result(folder, results, records)
+    if not result.retrieval and result.benchmark not in GRIDS:
+        raise InputError(f"{results_file} names the benchmark {result.benchmark!r}, which this code does not know "
+                         f"(known: {', '.join(GRIDS)}): run the experiment again with that --out")
+    return result
 
 
 # What summarize.py reads of a Winoground results.json, and of each row in it.

@@ -12,6 +12,7 @@ from typing import Sequence
 
 import numpy as np
 
+from benchmarks import GRIDS
 from benchmarks.retrieval import RECALL_COLUMNS
 from benchmarks.winoground import KINDS
 from summary.results import Result
@@ -84,16 +85,10 @@ def dataset_rows(results: Sequence[Result]) -> tuple[list[str], list[list]]:
 
 # --- across benchmarks ----------------------------------------------------------------------------------
 
-# The metrics each benchmark is known by, in the table across benchmarks.
-MAIN_METRICS = {"winoground": ("group", "image"), "sugarcrepe": ("mean",), "aro-vg-relation": ("macro_accuracy",),
-                "aro-vg-attribution": ("macro_accuracy",), "whatsup-a": ("accuracy",), "whatsup-b": ("accuracy",),
-                "mmvp-vlm": ("image",), "colorswap": ("group",), "eqben-mini": ("group",),
-                "naturalbench-retrieval": ("group",)}
-
-
 def benchmark_rows(results: Sequence[Result]) -> tuple[list[str], list[list]]:
-    """Rows x benchmarks: each folder's main metrics (score, low, high); a row a folder lacks is '-'."""
-    columns = [(r, m) for r in results for m in MAIN_METRICS.get(r.benchmark, ())]
+    """Rows x benchmarks: each folder's main metrics (`Grid.columns`: score, low, high); a row a folder lacks is
+    '-'."""
+    columns = [(r, m) for r in results for m in GRIDS[r.benchmark].columns]
     header = ["Row", *(f"{r.benchmark} {m} ({r.experiment})" for r, m in columns)]
     keys = list(dict.fromkeys(key for r in results for key in r.methods))
     lines = []

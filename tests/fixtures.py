@@ -90,13 +90,29 @@ def write_retrieval_data(folder: Path, n_images: int = 8) -> dict[str, Path]:
     return {"blip": folder / "blip_test.json", "karpathy": folder / "karpathy.json"}
 
 
-def write_compositional_data(root: Path) -> dict[str, Path]:
-    """Small copies of the compositionality benchmarks in their official file layouts, with drawn images.
+# Each registered grid benchmark's drawn copy among the paths `write_compositional_data` returns: the keys of its
+# --data and --image-root (None: none). A benchmark added to benchmarks.GRIDS needs its line here, and its files
+# drawn below; tests/benchmarks/test_grids.py fails until it has both.
+GRID_FIXTURES = {"winoground": ("winoground", None), "sugarcrepe": ("sugarcrepe", "sugarcrepe_images"),
+                 "aro-vg-relation": ("aro", None), "aro-vg-attribution": ("aro", None), "whatsup-a": ("whatsup", None),
+                 "whatsup-b": ("whatsup", None), "mmvp-vlm": ("mmvp", None), "colorswap": ("colorswap", None),
+                 "eqben-mini": ("eqben", None), "naturalbench-retrieval": ("naturalbench", None)}
 
-    Returns each benchmark's --data path (and `sugarcrepe_images`, its --image-root).
+
+def grid_source(paths: dict[str, Path], name: str) -> tuple[str, str | None]:
+    """A registered grid benchmark's --data and --image-root in the drawn copies of `write_compositional_data`."""
+    data, root = GRID_FIXTURES[name]
+    return str(paths[data]), None if root is None else str(paths[root])
+
+
+def write_compositional_data(root: Path) -> dict[str, Path]:
+    """Small copies of every grid benchmark in its official file layout, with drawn images (Winoground's a few
+    examples of its local folder layout).
+
+    Returns each benchmark's --data path (and `sugarcrepe_images`, its --image-root): `grid_source` finds them.
     """
     root = Path(root)
-    paths = {}
+    paths = {"winoground": write_winoground_folder(root / "winoground", n=4)}
     coco = root / "val2017"
     coco.mkdir(parents=True, exist_ok=True)
     for k in range(3):

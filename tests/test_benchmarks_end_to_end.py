@@ -8,14 +8,14 @@ import json
 import pytest
 import torch
 from PIL import Image
+from fixtures import grid_source
 from scripts import run_in_process
 from transformers import BlipForConditionalGeneration, BlipForImageTextRetrieval, BlipProcessor
 
 from benchmarks import GRIDS
 
-DATA = {"sugarcrepe": "sugarcrepe", "aro-vg-relation": "aro", "aro-vg-attribution": "aro", "whatsup-a": "whatsup",
-        "whatsup-b": "whatsup", "mmvp-vlm": "mmvp", "colorswap": "colorswap", "eqben-mini": "eqben",
-        "naturalbench-retrieval": "naturalbench"}
+# Winoground, the default benchmark, runs end to end in tests/test_experiments.py.
+BENCHMARKS = [name for name in GRIDS if name != "winoground"]
 
 
 @pytest.fixture(scope="module")
@@ -32,19 +32,17 @@ def _image(stored_path, box):
     return rgb if box is None else rgb.crop(tuple(box))
 
 
-@pytest.mark.parametrize("name", list(DATA))
+@pytest.mark.parametrize("name", BENCHMARKS)
 def test_experiments_on_every_benchmark(name, compositional, blip_paths, mlm_path, plain, tmp_path, capsys):
     grid = GRIDS[name]
-    data_flags = ["--benchmark", name, "--data", compositional[DATA[name]], "--device", "cpu", "--workers", "0",
-                  "--batch-size", "3"]
-    if name == "sugarcrepe":
-        data_flags += ["--image-root", compositional["sugarcrepe_images"]]
+    source, image_root = grid_source(compositional, name)
+    data_flags = ["--benchmark", name, "--data", source, "--device", "cpu", "--workers", "0", "--batch-size", "3",
+                  *(["--image-root", image_root] if image_root else [])]
     swaps = ["--mlm-model", mlm_path, "--swap-cache", tmp_path / "swaps.json"]
     runs = {"experiment1": ["--clm-model", blip_paths["clm"], "--itm-model", blip_paths["itm"]],
             "experiment2": ["--itm-model", blip_paths["itm"], *swaps],
             "experiment3": ["--clm-model", blip_paths["clm"], *swaps]}
-    data = grid.load(str(compositional[DATA[name]]),
-                     str(compositional["sugarcrepe_images"]) if name == "sugarcrepe" else None, None)
+    data = grid.load(source, image_root, None)
     n_images, n_captions = grid.shape
     distinct = {(row[f"image_{i}"]["path"], tuple(row.get(f"box_{i}") or ())) for row in data.cast_column(
         "image_0", data.features["image_0"]) for i in range(n_images)}

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fixtures import write_compositional_data
+from fixtures import GRID_FIXTURES, grid_source, write_compositional_data
 from PIL import Image
 
 from benchmarks import GRIDS
@@ -22,11 +22,13 @@ def data_paths(tmp_path_factory) -> dict[str, Path]:
 
 
 def _load(name, paths, limit=None):
-    key = {"sugarcrepe": "sugarcrepe", "aro-vg-relation": "aro", "aro-vg-attribution": "aro", "whatsup-a": "whatsup",
-           "whatsup-b": "whatsup", "mmvp-vlm": "mmvp", "colorswap": "colorswap", "eqben-mini": "eqben",
-           "naturalbench-retrieval": "naturalbench"}[name]
-    root = paths["sugarcrepe_images"] if name == "sugarcrepe" else None
-    return GRIDS[name].load(str(paths[key]), None if root is None else str(root), limit)
+    return GRIDS[name].load(*grid_source(paths, name), limit)
+
+
+def test_every_registered_benchmark_has_a_drawn_copy(data_paths):
+    assert set(GRID_FIXTURES) == set(GRIDS)  # a new benchmark: its line in tests/fixtures.py GRID_FIXTURES
+    for name in GRIDS:
+        assert len(_load(name, data_paths)) > 0
 
 
 # Winoground has its own tests (test_winoground.py).
