@@ -15,7 +15,6 @@ compute are left out. See scoring/ for the arithmetic.
 from benchmarks.winoground import HUMANS, RANDOM_CHANCE
 from evaluation.cli import experiment_parser, main_with_clean_errors
 from evaluation.rows import Row, Term
-from evaluation.terms import term_scores
 from pipeline.grid_run import GridRun
 
 ROWS = [
@@ -34,22 +33,9 @@ COMPARISONS = [("clm", "itm"), ("clm", "contrastive"), ("clm_exact", "clm"), ("i
 def main():
     args = experiment_parser("experiment1", __doc__.splitlines()[0], ("clm", "itm")).parse_args()
     run = GridRun(args, "experiment1")
-    if run.already_finished():  # the same inputs as a finished run in --out: its tables, nothing loaded
-        return
-    itm = run.load_scorer("itm", args.itm_model, "contrastive")
-    clm = run.load_scorer("clm", args.clm_model, "clm_exact")
-    rows = run.rows(ROWS)
-    heads = {role: [t.head for row in rows for t in row.terms if t.model == role] for role in ("itm", "clm")}
-
-    def score(batch):  # pixel values come preprocessed, once per distinct preprocessing (BLIP-large: once)
-        terms = {}
-        for role, scorer in (("itm", itm), ("clm", clm)):
-            features = scorer.encode(batch.pixels_for(scorer))
-            terms |= term_scores(scorer, role, features, batch, heads[role])
-        return run.records(batch.examples, {row.key: row.scores(terms) for row in rows})
-
-    run.score(score)
-    run.report(run.finish(rows), rows, REFERENCES, COMPARISONS)
+    if not run.already_finished():  # else: the same inputs as a finished run in --out; its tables, nothing loaded
+        rows = run.prepare(ROWS)
+        run.report(run.score_rows(rows), rows, REFERENCES, COMPARISONS)
 
 
 if __name__ == "__main__":

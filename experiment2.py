@@ -14,8 +14,7 @@ T' = T for a caption with nothing to swap (counted in the output). See perturb/s
 from benchmarks.winoground import HUMANS, PALI, RANDOM_CHANCE, VQ2
 from evaluation.cli import experiment_parser, main_with_clean_errors
 from evaluation.rows import Row, Term, difference, ratio
-from evaluation.terms import term_scores
-from perturb.swap import IMPROVED, PUBLISHED, swapped_or_same
+from perturb.swap import IMPROVED, PUBLISHED
 from pipeline.grid_run import GridRun
 
 ROWS = [
@@ -41,23 +40,9 @@ COMPARISONS = [("contrastive_ratio", "contrastive"), ("itm_ratio", "itm"),
 def main():
     args = experiment_parser("experiment2", __doc__.splitlines()[0], ("itm", "mlm")).parse_args()
     run = GridRun(args, "experiment2")
-    if run.already_finished():  # the same inputs as a finished run in --out: its tables, nothing loaded
-        return
-    itm = run.load_scorer("itm", args.itm_model, "contrastive")
-    run.load_mlm(args.mlm_model)
-    rows = run.rows(ROWS)
-    heads = sorted({t.head for row in rows for t in row.terms})
-
-    def score(batch):
-        captions = batch.captions
-        swaps = run.swaps(captions)
-        # One ITM pass over six texts per example: caption_0, caption_1, their published T', their improved T'.
-        swapped = {s: swapped_or_same(captions, swaps[s]) for s in (PUBLISHED, IMPROVED)}
-        terms = term_scores(itm, "itm", itm.encode(batch.pixels_for(itm)), batch, heads, swapped)
-        return run.records(batch.examples, {row.key: row.scores(terms) for row in rows}, swaps)
-
-    run.score(score)
-    run.report(run.finish(rows), rows, REFERENCES, COMPARISONS)
+    if not run.already_finished():  # else: the same inputs as a finished run in --out; its tables, nothing loaded
+        rows = run.prepare(ROWS)  # each row's head meets the T' it divides by (one call per model and texts)
+        run.report(run.score_rows(rows), rows, REFERENCES, COMPARISONS)
 
 
 if __name__ == "__main__":

@@ -14,8 +14,7 @@ The contrastive and ITM rows of the published table are quoted from experiment 1
 from benchmarks.winoground import BLIP_CONTRASTIVE, BLIP_ITM, HUMANS, PALI, RANDOM_CHANCE, VQ2
 from evaluation.cli import experiment_parser, main_with_clean_errors
 from evaluation.rows import Row, Term, difference, ratio
-from evaluation.terms import term_scores
-from perturb.swap import IMPROVED, PUBLISHED, swapped_or_same
+from perturb.swap import IMPROVED, PUBLISHED
 from pipeline.grid_run import GridRun
 
 ROWS = [
@@ -29,34 +28,14 @@ ROWS = [
 ]
 REFERENCES = [BLIP_CONTRASTIVE, BLIP_ITM, PALI, VQ2, RANDOM_CHANCE, HUMANS]
 COMPARISONS = [("clm_ratio", "clm"), ("clm_exact_ratio", "clm_exact"), ("clm_exact_ratio", "clm_ratio")]
-# Each head scores only the T' its rows divide by: the exact log-likelihood the improved one, the
-# published loss the published one.
-SEARCH_OF_HEAD = {"clm_exact": IMPROVED, "clm": PUBLISHED}
 
 
 def main():
     args = experiment_parser("experiment3", __doc__.splitlines()[0], ("clm", "mlm")).parse_args()
     run = GridRun(args, "experiment3")
-    if run.already_finished():  # the same inputs as a finished run in --out: its tables, nothing loaded
-        return
-    clm = run.load_scorer("clm", args.clm_model, "clm_exact")
-    run.load_mlm(args.mlm_model)
-    rows = run.rows(ROWS)
-    heads = [h for h in SEARCH_OF_HEAD if h in clm.heads]  # BLIP-2 has only log P(T|I), not BLIP's loss
-
-    def score(batch):
-        captions = batch.captions
-        swaps = run.swaps(captions)
-        features = clm.encode(batch.pixels_for(clm))
-        terms = {}
-        for head in heads:  # four texts per example: caption_0, caption_1 and their T'
-            search = SEARCH_OF_HEAD[head]
-            terms |= term_scores(clm, "clm", features, batch, [head],
-                                 {search: swapped_or_same(captions, swaps[search])})
-        return run.records(batch.examples, {row.key: row.scores(terms) for row in rows}, swaps)
-
-    run.score(score)
-    run.report(run.finish(rows), rows, REFERENCES, COMPARISONS)
+    if not run.already_finished():  # else: the same inputs as a finished run in --out; its tables, nothing loaded
+        rows = run.prepare(ROWS)  # BLIP-2 has only log P(T|I), so only the exact rows
+        run.report(run.score_rows(rows), rows, REFERENCES, COMPARISONS)
 
 
 if __name__ == "__main__":

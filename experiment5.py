@@ -21,7 +21,7 @@ from benchmarks import visualgptscore
 from benchmarks.winoground import RANDOM_CHANCE
 from evaluation.cli import experiment_parser, main_with_clean_errors, prior_flags
 from evaluation.rows import MLM, NULL, Row, Term, difference, gated_ratio, prior_normalized
-from perturb.swap import GATED, IMPROVED, SEARCHES
+from perturb.swap import GATED, IMPROVED
 from pipeline.grid_run import GridRun
 
 GATE = Term(MLM, "gate")  # 1 where the gated search kept its T'
@@ -70,27 +70,14 @@ def main():
     run = GridRun(args, "experiment5")
     if run.already_finished():  # the same inputs as a finished run in --out: its tables, nothing loaded
         return
-    run.load_scorer("clm", args.clm_model, "clm_exact")
-    run.load_scorer("itm", args.itm_model, "contrastive")
-    if args.vqa_model:
-        run.load_scorer("vqa", args.vqa_model, "vqa")
-    run.load_mlm(args.mlm_model, SEARCHES)
-    rows = run.rows(ROWS)
-    per_batch = [row for row in rows if not row.cross_validated]  # the others need every example: run.finish
-    run.priors(rows)  # every caption's prior, once per run, before any example is scored
-
-    def score(batch):
-        swaps = run.swaps(batch.captions)
-        terms = run.term_scores(batch, per_batch, swaps)
-        return run.records(batch.examples, {row.key: row.scores(terms) for row in per_batch}, swaps)
-
-    run.score(score)
+    rows = run.prepare(ROWS)  # with every caption's prior, once per run, before any example is scored
+    records = run.score_rows(rows)
     # The figure (summarize.py): each tuned row's metric against alpha, with these rows as horizontal lines.
     keys = {row.key for row in rows}
     figure = {f"{p}_prior_cv": [k for k in (f"{p}_exact_ratio", f"{p}_ratio_gated", f"{p}_null", "mlm_pll")
                                 if k in keys] for p in RAW if f"{p}_prior_cv" in keys}
-    run.report(run.finish(rows), rows, [*visualgptscore.WINOGROUND, RANDOM_CHANCE], COMPARISONS,
-               visualgptscore.GRIDS, extra={"primary": run.grid.primary, "alpha_figure": figure})
+    run.report(records, rows, [*visualgptscore.WINOGROUND, RANDOM_CHANCE], COMPARISONS, visualgptscore.GRIDS,
+               extra={"primary": run.grid.primary, "alpha_figure": figure})
 
 
 if __name__ == "__main__":

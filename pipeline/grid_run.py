@@ -1,22 +1,16 @@
 """What every grid experiment script shares: set-up from its flags, the resumable scoring loop over a
 benchmark's grids (Winoground by default, any of benchmarks.GRIDS with --benchmark), and the final report.
-A script keeps only its own idea: its rows and which texts each model scores.
+A script keeps only its own idea: its rows.
 
     run = GridRun(args, "experiment1")           # flags checked, data read, run bound to data and models
-    if run.already_finished():                   # same inputs as a finished run: its table, nothing loaded
-        return
-    itm = run.load_scorer("itm", args.itm_model, "contrastive")
-    run.load_mlm(args.mlm_model)                 # T' of every caption, for experiments that divide by T'
-                                                 # (`run.swaps(captions)`)
-    rows = run.rows(ROWS)                        # the rows the loaded checkpoints can compute
-    run.score(score_batch)                       # score_batch(batch) -> examples.jsonl records
-    run.report(run.finish(rows), rows, REFERENCES, COMPARISONS)   # results.json, printed tables, wall time
+    if not run.already_finished():               # else: same inputs as a finished run; its table, nothing loaded
+        rows = run.prepare(ROWS)                 # checkpoints loaded; the rows they can compute; T' and priors
+        run.report(run.score_rows(rows), rows, REFERENCES, COMPARISONS)   # results.json, tables, wall time
 
-A script whose rows need the captions' priors over null images (experiment 5) calls `run.priors(rows)`
-before scoring; `run.term_scores(batch, rows, swaps)` then computes every term its rows need.
-
-A run is bound to what it scored: its config.json holds the flags and the fingerprints of the data and
-of every checkpoint (common/fingerprints.py), and a later run with the same --out must match them all.
+Each batch's terms (the scores the rows combine) come from evaluation/terms.py, the same path for every
+experiment. A run is bound to what it scored: its config.json holds the flags and the fingerprints of the
+data and of every checkpoint (common/fingerprints.py), and a later run with the same --out must match them
+all.
 """
 
 from __future__ import annotations
@@ -42,16 +36,19 @@ from evaluation.cli import Interrupted, run_config, validate
 from evaluation.cross_validation import cross_validated_rows
 from evaluation.distributed import init_ranks
 from evaluation.records import count_without_swap, example_records
-from evaluation.rows import MLM, MLM_HEADS, Row, Term
+from evaluation.rows import MLM, MLM_HEADS, NULL, Row, Term
 from evaluation.runs import RunLog, lock_folder, split_on_oom
 from evaluation.swaps import search_every_caption
 from evaluation.terms import caption_priors, row_terms
-from perturb.swap import GATED, IMPROVED, PUBLISHED, Swap, load_mlm
+from perturb.swap import GATED, IMPROVED, PUBLISHED, SEARCHES, Swap, load_mlm
 from reports import grids, winoground
 from reports.winoground import read_results, report_run
 from scoring import FAMILIES, Scorer, load_scorer
 from scoring.batching import DTYPES
 from scoring.priors import PriorCache
+
+# The head each role's checkpoint is loaded with (a scorer scores any of its heads; this one must exist).
+ROLE_HEADS = {"clm": "clm_exact", "itm": "contrastive", "vqa": "vqa"}
 
 
 def model_flags(args: argparse.Namespace) -> dict[str, str]:
@@ -109,13 +106,27 @@ class GridRun:
         self.scorers[role] = scorer
         return scorer
 
-    def load_mlm(self, name_or_path: str, searches: Sequence[str] = (PUBLISHED, IMPROVED)) -> None:
-        """Load the masked LM and find T' of every caption by each search, before any example is scored: from the
-        --swap-cache, or searched now (evaluation/swaps.py). `swaps` then reads them."""
-        self.mlm = load_mlm(name_or_path, self.device, self.dtype)
-        captions = self.distinct_captions()
-        found = search_every_caption(self.mlm, captions, searches, self.args.seed, self.args.swap_cache, self.ranks)
-        self.found_swaps = {search: dict(zip(captions, swaps)) for search, swaps in found.items()}
+    def prepare(self, rows: Sequence[Row]) -> list[Row]:
+        """Load every checkpoint the script's --<role>-model flags name (an empty name leaves that role out) and
+        return the rows they can compute, after finding what those rows need before any example is scored: T' of
+        every caption by each search they use (from the --swap-cache, or searched now: evaluation/swaps.py), and
+        every caption's prior over null images (`priors`)."""
+        for role, head in ROLE_HEADS.items():
+            if getattr(self.args, f"{role}_model", None):
+                self.load_scorer(role, getattr(self.args, f"{role}_model"), head)
+        if getattr(self.args, "mlm_model", None):
+            self.mlm = load_mlm(self.args.mlm_model, self.device, self.dtype)
+        rows = self.rows(rows)
+        terms = {t for row in rows for t in row.terms}
+        searches = [s for s in SEARCHES if any(t.text == s for t in terms) or (s == GATED and Term(MLM, "gate") in terms)]
+        if searches:
+            captions = self.distinct_captions()
+            found = search_every_caption(self.mlm, captions, searches, self.args.seed, self.args.swap_cache,
+                                         self.ranks)
+            self.found_swaps = {search: dict(zip(captions, swaps)) for search, swaps in found.items()}
+        if any(t.image == NULL for t in terms):
+            self.priors(rows)
+        return rows
 
     def rows(self, rows: Sequence[Row]) -> list[Row]:
         """The rows the loaded checkpoints can compute, labelled with their family's name."""
@@ -152,10 +163,21 @@ class GridRun:
         self.prior_of = caption_priors(self.scorers, rows, captions, self.args.null_images, self.args.seed, cache)
         cache.save()
 
-    def term_scores(self, batch: Batch, rows: Sequence[Row], swaps: Mapping[str, Sequence[Swap]]
-                    ) -> dict[Term, torch.Tensor]:
-        """Every term the rows need for the batch (evaluation/terms.py)."""
-        return row_terms(self.scorers, self.mlm, batch, rows, swaps, self.prior_of)
+    def score_rows(self, rows: Sequence[Row]) -> list[dict]:
+        """Score every unfinished batch by the rows and return every example's record (`finish`).
+
+        A batch's terms, the scores each row combines, come from one call per model and set of texts
+        (evaluation/terms.py); rows whose alpha is cross-validated are scored once every example is in.
+        """
+        per_batch = [row for row in rows if not row.cross_validated]
+
+        def score_batch(batch: Batch) -> list[dict]:
+            swaps = self.swaps(batch.captions)
+            terms = row_terms(self.scorers, self.mlm, batch, per_batch, swaps, self.prior_of)
+            return self.records(batch.examples, {row.key: row.scores(terms) for row in per_batch}, swaps)
+
+        self.score(score_batch)
+        return self.finish(rows)
 
     def score(self, score_batch: Callable[[Batch], list[dict]]) -> None:
         """Score every unfinished batch of examples, appending each batch's records as it finishes.
@@ -199,7 +221,7 @@ class GridRun:
         return self.log.finish(self.data["id"], complete)
 
     def records(self, examples: Sequence[dict], scores: Mapping[str, torch.Tensor],
-                swaps: Mapping[str, Sequence[Swap]] | None = None) -> list[dict]:
+                swaps: Mapping[str, Sequence[Swap]]) -> list[dict]:
         """examples.jsonl records of a batch, with the benchmark's grouping fields (evaluation/records.py)."""
         return example_records(examples, scores, swaps, self.grid.fields)
 
@@ -219,7 +241,7 @@ class GridRun:
         models = {role: {"name_or_path": s.name_or_path, "family": s.family,
                          "rows": [row.key for row in rows if role in row.models]} for role, s in self.scorers.items()}
         extra = {"models": models, **(extra or {})}
-        if self.mlm is not None:
+        if self.found_swaps:
             extra["captions_without_swap"] = count_without_swap(records)
         if self.grid.name == "winoground":
             report_run(self.log.out_dir, self.log.config, records, rows, references, comparisons, extra=extra,
@@ -243,8 +265,8 @@ class GridRun:
         print(f"\n{(winoground.tables if self.grid.name == 'winoground' else grids.tables)(results)}")
         no_swap = results.get("captions_without_swap")
         if no_swap:
-            gated = f", {no_swap[GATED]} gated (gate closed: plain score)" if GATED in no_swap else ""
-            print(f"\nCaptions with nothing to swap (T' = T): {no_swap[PUBLISHED]} published, "
-                  f"{no_swap[IMPROVED]} improved{gated}; word swaps in {self.args.swap_cache}")
+            names = {PUBLISHED: "published", IMPROVED: "improved", GATED: "gated (gate closed: plain score)"}
+            counts = ", ".join(f"{n} {names[search]}" for search, n in no_swap.items())
+            print(f"\nCaptions with nothing to swap (T' = T): {counts}; word swaps in {self.args.swap_cache}")
         loop = f", {self.scoring_seconds:.1f} s of it in the scoring loop" if self.scoring_seconds is not None else ""
         print(f"\nResults in {self.log.out_dir}; wall time {time.time() - self.start:.1f} s{loop}")

@@ -24,6 +24,7 @@ from common.files import write_text
 from common.images import thumbnail
 from evaluation.records import SWAP_NAMES, score_grid, swaps_of
 
+
 def kinds_of(records: Sequence[dict], key: str) -> tuple[str, ...]:
     """What a row can get right of an example: Text, Image and Group on 2 x 2 grids, else the example."""
     return KINDS if score_grid(records[:1], key).shape[1:] == (2, 2) else ("right",)

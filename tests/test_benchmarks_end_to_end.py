@@ -7,8 +7,8 @@ import json
 
 import pytest
 import torch
-from PIL import Image
 from fixtures import grid_source
+from PIL import Image
 from scripts import run_in_process
 from transformers import BlipForConditionalGeneration, BlipForImageTextRetrieval, BlipProcessor
 
