@@ -61,7 +61,7 @@ def winoground_folder(result: Result, table, data_flag: str | None) -> list:
         return written
     images = example_images(data, source, result.records)
     return [*written, write_browser(folder / "examples.html", heading, result.records, result.results, images,
-                                    GRIDS[result.benchmark].fields)]
+                                    GRIDS[result.benchmark])]
 
 
 def grid_folder(result: Result, table, data_flag: str | None) -> list:
@@ -86,7 +86,7 @@ def grid_folder(result: Result, table, data_flag: str | None) -> list:
                              f"the run scored it: pass the data the run scored with --data")
         images[r["id"]] = [open_image(row[f"image_{i}"], row.get(f"box_{i}")) for i in range(grid.shape[0])]
     return [*written, write_browser(folder / "examples.html", heading, result.records, result.results, images,
-                                    GRIDS[result.benchmark].fields)]
+                                    GRIDS[result.benchmark])]
 
 
 def alpha(result: Result, heading: str) -> list:

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Callable
 
-from benchmarks import aro, colorswap, eqben, mmvp, naturalbench, sugarcrepe, whatsup, winoground
-from benchmarks.grids import check_grid_images
+from benchmarks import aro, colorswap, eqben, mmvp, naturalbench, sugarcrepe, sugarcrepe_pp, whatsup, winoground
+from benchmarks.grids import check_grid_images, option_correct
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,16 @@ class Grid:
     check_images: Callable | None = None  # (data) -> None; default: every file and box (benchmarks/grids.py)
     main_metrics: tuple[str, ...] = ()  # the columns of the table across benchmarks; default: (primary,)
     chance: dict | None = None  # {metric: percent} a random score gets, drawn as lines in the figures
+    correct: Callable | None = None  # (scores, higher_is_better) -> {kind: bool per example}; default below
+
+    def example_correct(self, scores, higher_is_better: bool) -> dict:
+        """What a row gets right of each example, by kind (the example page's marks and filters): the benchmark's
+        own `correct`, else Text / Image / Group on 2 x 2 grids and, on 1 x n grids, caption 0 strictly best."""
+        if self.correct:
+            return self.correct(scores, higher_is_better)
+        if self.shape == (2, 2):
+            return winoground.correct(scores, higher_is_better)
+        return {"right": option_correct(scores, higher_is_better)}
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -71,5 +81,7 @@ GRIDS = {g.name: g for g in [
          default_source=colorswap.DEFAULT_SOURCE),
     Grid("eqben-mini", eqben.SHAPE, eqben.load, eqben.metrics, eqben.PRIMARY, (), eqben.REFERENCES),
     Grid("naturalbench-retrieval", naturalbench.SHAPE, naturalbench.load, naturalbench.metrics, naturalbench.PRIMARY),
+    Grid("sugarcrepe-pp", sugarcrepe_pp.SHAPE, sugarcrepe_pp.load, sugarcrepe_pp.metrics, sugarcrepe_pp.PRIMARY,
+         sugarcrepe_pp.FIELDS, correct=sugarcrepe_pp.correct),
 ]}
 __all__ = ["GRIDS", "Grid"]

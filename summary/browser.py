@@ -18,31 +18,19 @@ from typing import Mapping, Sequence
 import numpy as np
 from PIL import Image
 
-from benchmarks.grids import option_correct
-from benchmarks.winoground import KINDS, correct
 from common.files import write_text
 from common.images import thumbnail
 from evaluation.records import SWAP_NAMES, score_grid, swaps_of
 
 
-def kinds_of(records: Sequence[dict], key: str) -> tuple[str, ...]:
-    """What a row can get right of an example: Text, Image and Group on 2 x 2 grids, else the example."""
-    return KINDS if score_grid(records[:1], key).shape[1:] == (2, 2) else ("right",)
+def correctness(records: Sequence[dict], methods: Mapping[str, dict], grid) -> dict[str, dict[str, np.ndarray]]:
+    """Per row and kind, a bool per record: does the row get that part of the example right (`Grid.example_correct`)?"""
+    return {key: grid.example_correct(score_grid(records, key), m["higher_is_better"]) for key, m in methods.items()}
 
 
-def correctness(records: Sequence[dict], methods: Mapping[str, dict]) -> dict[str, dict[str, np.ndarray]]:
-    """Per row and kind, a bool per record: does the row get that part of the example right?"""
-    flags = {}
-    for key, m in methods.items():
-        scores = score_grid(records, key)
-        flags[key] = (correct(scores, m["higher_is_better"]) if kinds_of(records, key) == KINDS else
-                      {"right": option_correct(scores, m["higher_is_better"])})
-    return flags
-
-
-def filter_sets(records: Sequence[dict], results: dict) -> dict[str, list[int]]:
+def filter_sets(records: Sequence[dict], results: dict, grid) -> dict[str, list[int]]:
     """For each compared pair of rows (both ways) and kind: ids of the examples A gets right and B wrong."""
-    flags = correctness(records, results["methods"])
+    flags = correctness(records, results["methods"], grid)
     ids = np.array([r["id"] for r in records])
     sets = {}
     for comparison in results["comparisons"]:
@@ -144,13 +132,13 @@ apply();
 
 
 def write_browser(path: Path, title: str, records: Sequence[dict], results: dict,
-                  images: Mapping[int, Sequence[Image.Image]], fields: Sequence[str] = ()) -> Path:
-    """Write the page for `records`; images[id] holds each example's images, and each example's grouping `fields`
-    (the benchmark's `Grid.fields`) stand beside its id."""
+                  images: Mapping[int, Sequence[Image.Image]], grid) -> Path:
+    """Write the page for `records` of the benchmark `grid` (benchmarks.Grid: what a row gets right, and the grouping
+    fields shown beside each example's id); images[id] holds each example's images."""
     methods = {k: m for k, m in results["methods"].items() if k in records[0]}
-    flags = correctness(records, methods)
-    filters = filter_sets(records, {**results, "methods": methods})
-    cards = "\n".join(example_card(r, images[r["id"]], methods, flags, n, fields) for n, r in enumerate(records))
+    flags = correctness(records, methods, grid)
+    filters = filter_sets(records, {**results, "methods": methods}, grid)
+    cards = "\n".join(example_card(r, images[r["id"]], methods, flags, n, grid.fields) for n, r in enumerate(records))
     page = (f"<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
             f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>"
             f"<p>{len(records)} examples. Bold: each image's preferred caption under that row. T / I / G: Text, "

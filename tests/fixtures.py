@@ -96,7 +96,8 @@ def write_retrieval_data(folder: Path, n_images: int = 8) -> dict[str, Path]:
 GRID_FIXTURES = {"winoground": ("winoground", None), "sugarcrepe": ("sugarcrepe", "sugarcrepe_images"),
                  "aro-vg-relation": ("aro", None), "aro-vg-attribution": ("aro", None), "whatsup-a": ("whatsup", None),
                  "whatsup-b": ("whatsup", None), "mmvp-vlm": ("mmvp", None), "colorswap": ("colorswap", None),
-                 "eqben-mini": ("eqben", None), "naturalbench-retrieval": ("naturalbench", None)}
+                 "eqben-mini": ("eqben", None), "naturalbench-retrieval": ("naturalbench", None),
+                 "sugarcrepe-pp": ("sugarcrepe_pp", None)}
 
 
 def grid_source(paths: dict[str, Path], name: str) -> tuple[str, str | None]:
@@ -194,6 +195,18 @@ def write_compositional_data(root: Path) -> dict[str, Path]:
             entries.append({**({id_key: 100 + n} if id_key else {}), **entry})
         (folder / file).write_text(json.dumps(entries))
         paths[name] = folder
+
+    scpp = root / "scpp"  # data/<category>.json beside one flat images/ folder, as in Sri-Harsha/scpp
+    (scpp / "data").mkdir(parents=True, exist_ok=True)
+    (scpp / "images").mkdir(exist_ok=True)
+    for k in range(3):
+        draw_image(k + 40, 1).convert("RGB").save(scpp / "images" / f"00000004{k}.jpg")
+    for n, category in enumerate(("replace_att", "replace_obj", "replace_rel", "swap_att", "swap_obj")):
+        pair = CAPTION_PAIRS[n % len(CAPTION_PAIRS)]
+        entries = [{"id": j, "filename": f"00000004{(n + j) % 3}.jpg", "caption": pair[0] + (" " if j else ""),
+                    "caption2": f"{pair[0]} indeed", "negative_caption": pair[1]} for j in range(2)]
+        (scpp / "data" / f"{category}.json").write_text(json.dumps(entries))
+    paths["sugarcrepe_pp"] = scpp / "data"
     return paths
 
 

@@ -121,6 +121,34 @@ def _one_by_n(right: list[bool], n: int = 2, tie: int | None = None) -> np.ndarr
     return scores
 
 
+def test_sugarcrepe_pp_itt_needs_both_positives_above_the_negative():
+    # (P1, P2, N) per example, worked out by hand: ITT needs both, strictly; a tie is wrong.
+    triples = [(3, 2, 1), (3, 0, 1), (0, 3, 1), (2, 2, 2), (5, 4, 4), (1, 2, 3)]
+    categories = ["replace_att", "replace_att", "replace_att", "swap_obj", "swap_obj", "swap_obj"]
+    scores = np.array([[[p1], [p2], [n]] for p1, p2, n in triples], dtype=np.float64)
+    out = GRIDS["sugarcrepe-pp"].metrics(scores, True, {"category": np.array(categories)})
+    assert out["itt"] == round(100 / 6, 2)
+    assert (out["itt_replace_att"], out["p1_replace_att"], out["p2_replace_att"]) == (33.33, 66.67, 66.67)
+    assert (out["itt_swap_obj"], out["p1_swap_obj"], out["p2_swap_obj"]) == (0.0, 33.33, 0.0)
+    assert "itt_swap_att" not in out
+    lower = GRIDS["sugarcrepe-pp"].metrics(scores, False, {"category": np.array(categories)})
+    assert lower["itt_swap_obj"] == round(100 / 3, 2)  # (1, 2, 3): both below the negative
+
+
+def test_sugarcrepe_pp_reads_the_official_files_as_they_are(data_paths):
+    data = _load("sugarcrepe-pp", data_paths)
+    assert len(data) == 10 and data["category"][:2] == ["replace_att", "replace_att"]
+    assert data[1]["caption_0"].endswith(" ")  # upstream spaces are kept
+    assert data[0]["caption_2"] == "a blue circle left of a red square"  # the negative, last
+    entries = json.loads((data_paths["sugarcrepe_pp"] / "swap_obj.json").read_text())
+    (data_paths["sugarcrepe_pp"] / "swap_obj.json").write_text(json.dumps(entries + [entries[0]]))
+    try:
+        with pytest.raises(InputError, match="swap_obj.json repeats ids 0"):
+            _load("sugarcrepe-pp", data_paths)
+    finally:
+        (data_paths["sugarcrepe_pp"] / "swap_obj.json").write_text(json.dumps(entries))
+
+
 def test_option_correct_is_strict_and_follows_the_direction():
     scores = np.array([[[3.0], [1.0], [2.0]], [[3.0], [3.0], [1.0]], [[1.0], [2.0], [3.0]]])
     assert option_correct(scores).tolist() == [True, False, False]
