@@ -18,7 +18,6 @@ both sides share the caption. A T' ratio can, since T' meets the same image (REA
 """
 
 from benchmarks import visualgptscore
-from benchmarks.winoground import RANDOM_CHANCE
 from evaluation.cli import experiment_parser, main_with_clean_errors, prior_flags
 from evaluation.rows import MLM, NULL, Row, Term, difference, gated_ratio, prior_normalized
 from perturb.swap import GATED, IMPROVED
@@ -76,8 +75,7 @@ def main():
     keys = {row.key for row in rows}
     figure = {f"{p}_prior_cv": [k for k in (f"{p}_exact_ratio", f"{p}_ratio_gated", f"{p}_null", "mlm_pll")
                                 if k in keys] for p in RAW if f"{p}_prior_cv" in keys}
-    run.report(records, rows, [*visualgptscore.WINOGROUND, RANDOM_CHANCE], COMPARISONS, visualgptscore.GRIDS,
-               extra={"primary": run.grid.primary, "alpha_figure": figure})
+    run.report(records, rows, COMPARISONS, visualgptscore.QUOTED, extra={"alpha_figure": figure})
 
 
 if __name__ == "__main__":

@@ -1,13 +1,15 @@
 """Turn experiment result folders into README tables, figures and a browsable page of examples or queries.
 
-For each Winoground folder (default: whichever of results/experiment1..3 exist) it prints a table of every
-row's Text / Image / Group with 95% intervals beside the published Image score (reproduced minus published,
-and whether the published score lies in the interval), then one table of all rows that have a published
-score; next to each results.json it writes scores.png, tags.png and examples.html (and, for experiment 5,
-alpha.png: each head's metric against the alpha of its prior normalization beside its T' ratio). For each re-ranking
-folder (experiment 4) it prints the recall table beside BLIP's paper rows and the paired differences,
-then one table of r_mean across those folders; it writes recalls.png and queries.html. Images come from
-the data recorded in results.json, or from --data.
+For each grid folder (Winoground or any other benchmark; default: whichever of results/experiment1..3 exist)
+it prints a table of every row's official metrics with 95% intervals beside the numbers the original write-up
+published (reproduced minus published, and whether the published number lies in the interval) and the quoted
+rows, then the paired differences; next to each results.json it writes scores.png (the compared metrics per
+row), groups.png (per group of the breakdown: Winoground's tags, SugarCrepe's categories) and examples.html
+(and, for experiment 5, alpha.png: each head's metric against the alpha of its prior normalization beside its
+T' ratio). Then one table of all rows with a published number, and one across benchmarks. For each re-ranking
+folder (experiment 4) it prints the recall table beside BLIP's paper rows and the paired differences, then one
+table of r_mean across those folders; it writes recalls.png and queries.html. Images come from the data
+recorded in results.json, or from --data.
 
     python summarize.py                                   # after running the experiments
     python summarize.py results/experiment2 --latex       # booktabs tables for a paper
@@ -21,12 +23,11 @@ from pathlib import Path
 import datasets
 
 from benchmarks import GRIDS
-from benchmarks.retrieval import load_retrieval, retrieval_fingerprint
-from benchmarks.winoground import load_winoground
+from benchmarks.data import undecoded
+from benchmarks.retrieval import RECALL_COLUMNS, load_retrieval, retrieval_fingerprint
 from common.errors import InputError
 from common.images import open_image, thumbnail
 from evaluation.cli import main_with_clean_errors
-from reports import grids as reports_grids
 from summary import figures, tables
 from summary.browser import write_browser
 from summary.queries import page_data, write_queries_page
@@ -35,58 +36,37 @@ from summary.results import Result, load_result
 DEFAULT_FOLDERS = [Path(f"results/experiment{n}") for n in (1, 2, 3)]
 
 
-def example_images(data: dict, source: str, records) -> dict:
-    """(image_0, image_1) for each record's example; the data must hold the records' examples with the same
-    captions, or the page would pair scores with the wrong images."""
-    for r in records:
-        ex = data.get(r["id"])
-        if ex is None or (ex["caption_0"], ex["caption_1"]) != (r["caption_0"], r["caption_1"]):
-            what = "has no example" if ex is None else "has other captions for example"
-            raise InputError(f"{source} {what} {r['id']} of examples.jsonl: pass the data the run scored with --data")
-    return {r["id"]: (data[r["id"]]["image_0"], data[r["id"]]["image_1"]) for r in records}
-
-
-def winoground_folder(result: Result, table, data_flag: str | None) -> list:
-    """Print the folder's table; write its figures and example page. Returns what it wrote."""
-    folder = result.folder
-    heading = f"{result.experiment} ({folder}, {result.results['n_examples']} Winoground examples)"
-    print(f"## {heading}\n\n{table(tables.EXPERIMENT_HEADER, tables.experiment_rows(result), heading)}\n")
-    written = [figures.scores_figure(result.results, folder / "scores.png", heading, GRIDS["winoground"].chance),
-               figures.tags_figure(result.results, folder / "tags.png", result.experiment), *alpha(result, heading)]
-    source = data_flag or result.results["config"]["data"] or GRIDS["winoground"].default_source
+def grid_folder(result: Result, table, data_flag: str | None) -> list:
+    """Print the folder's table of official metrics and its paired differences; write its figures and example page.
+    Returns what it wrote."""
+    folder, config = result.folder, result.results["config"]
+    grid = GRIDS[result.benchmark]
+    heading = f"{result.experiment} ({folder}, {result.results['n_examples']} {grid.title} examples)"
+    print(f"## {heading}\n\n{table(*tables.grid_rows(result), heading)}\n")
+    compared = result.results["compared"]
+    differences = tables.difference_rows(result, compared)
+    if differences:
+        caption = f"{heading}: paired differences"
+        print(f"Paired bootstrap differences (95% intervals):\n\n"
+              f"{table(['A minus B', *compared], differences, caption)}\n")
+    written = [figures.scores_figure(result.results, folder / "scores.png", heading, grid.chance),
+               figures.groups_figure(result.results, folder / "groups.png", heading), *alpha(result, heading)]
+    source = data_flag or config["data"] or grid.default_source
     try:
-        data = {ex["id"]: ex for ex in load_winoground(source, result.results["config"].get("limit"))}
+        data = undecoded(grid.load(source, config.get("image_root"), config.get("limit")),
+                         [f"image_{i}" for i in range(grid.shape[0])])
     except InputError as e:  # the images are elsewhere: the tables and figures still stand
         print(f"{folder}: no examples.html: {e}")
         return written
-    images = example_images(data, source, result.records)
-    return [*written, write_browser(folder / "examples.html", heading, result.records, result.results, images,
-                                    GRIDS[result.benchmark])]
-
-
-def grid_folder(result: Result, table, data_flag: str | None) -> list:
-    """A grid benchmark other than Winoground: print its table of official metrics; write its example page."""
-    folder, config = result.folder, result.results["config"]
-    grid = GRIDS[result.benchmark]
-    heading = f"{result.experiment} ({folder}, {result.results['n_examples']} {grid.name} examples)"
-    print(f"## {heading}\n\n{reports_grids.tables(result.results)}\n")
-    written = alpha(result, heading)
-    try:
-        data = grid.load(data_flag or config["data"] or grid.default_source, config.get("image_root"),
-                         config.get("limit"))
-    except InputError as e:  # the images are elsewhere: the table still stands
-        print(f"{folder}: no examples.html: {e}")
-        return written
-    rows = {row["id"]: row for row in data.cast_column("image_0", data.features["image_0"])}
+    rows = {row["id"]: row for row in data}
     images = {}
     for r in result.records:
         row = rows.get(r["id"])
         if row is None or any(row[f"caption_{c}"] != r[f"caption_{c}"] for c in range(grid.shape[1])):
-            raise InputError(f"{data_flag or config['data']} does not hold example {r['id']} of examples.jsonl as "
-                             f"the run scored it: pass the data the run scored with --data")
+            raise InputError(f"{source} does not hold example {r['id']} of examples.jsonl as the run scored it: pass "
+                             f"the data the run scored with --data")
         images[r["id"]] = [open_image(row[f"image_{i}"], row.get(f"box_{i}")) for i in range(grid.shape[0])]
-    return [*written, write_browser(folder / "examples.html", heading, result.records, result.results, images,
-                                    GRIDS[result.benchmark])]
+    return [*written, write_browser(folder / "examples.html", heading, result.records, result.results, images, grid)]
 
 
 def alpha(result: Result, heading: str) -> list:
@@ -103,11 +83,11 @@ def retrieval_folder(result: Result, table, data_flag: str | None) -> list:
     heading = (f"{result.experiment} ({folder}, {Path(config['data']).name}: {counts['images']} images, "
                f"{counts['captions']} captions, k = {result.results['k']})")
     print(f"## {heading}\n\n{table(tables.RECALL_HEADER, tables.recall_rows(result), heading)}\n")
-    differences = tables.difference_rows(result)
+    differences = tables.difference_rows(result, RECALL_COLUMNS)
     if differences:
         caption = f"{heading}: paired differences"
         print(f"Paired bootstrap differences (95% intervals):\n\n"
-              f"{table(tables.DIFFERENCE_HEADER, differences, caption)}\n")
+              f"{table(['A minus B', *RECALL_COLUMNS], differences, caption)}\n")
     written = [figures.recalls_figure(result.results, folder / "recalls.png", heading)]
     source = data_flag or config["data"]
     try:
@@ -145,7 +125,7 @@ def main():
     for folder in folders:
         try:
             result = load_result(folder)
-            write = {"retrieval": retrieval_folder, "winoground": winoground_folder}.get(result.benchmark, grid_folder)
+            write = retrieval_folder if result.retrieval else grid_folder
             written = write(result, table, args.data)
         except InputError as e:
             print(f"{folder}: {e}\n")
@@ -154,9 +134,9 @@ def main():
         results.append(result)
         print("Wrote " + ", ".join(str(w) for w in written) + "\n")
 
-    rows = tables.published_rows([r for r in results if r.benchmark == "winoground"])
+    rows = tables.published_rows([r for r in results if not r.retrieval])
     if rows:
-        heading = "All rows with a published Image score"
+        heading = "All rows with a published number"
         print(f"## {heading}\n\n{table(tables.PUBLISHED_HEADER, rows, heading)}")
     graded = [r for r in results if not r.retrieval]
     if len({r.benchmark for r in graded}) > 1:

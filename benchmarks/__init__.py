@@ -36,6 +36,30 @@ class Grid:
     main_metrics: tuple[str, ...] = ()  # the columns of the table across benchmarks; default: (primary,)
     chance: dict | None = None  # {metric: percent} a random score gets, drawn as lines in the figures
     correct: Callable | None = None  # (scores, higher_is_better) -> {kind: bool per example}; default below
+    breakdown: Callable | None = None  # (fields) -> {group: bool mask over examples}; default: each field=value
+    compared: tuple[str, ...] = ()  # the metrics of the breakdown and of paired differences; default: (primary,)
+    published: dict | None = None  # {row key: {metric: value}} the original write-up gave, for its model families
+    published_families: tuple[str, ...] = ()
+    display_name: str = ""  # how printouts name it; default: its registry name
+
+    @property
+    def title(self) -> str:
+        return self.display_name or self.name
+
+    def groups(self, fields: dict) -> dict:
+        """The breakdown's groups of examples: the benchmark's own, else one per value of each grouping field."""
+        if self.breakdown:
+            return self.breakdown(fields)
+        return {f"{field}={value}": column == value for field, column in fields.items()
+                for value in sorted(set(column.tolist()))}
+
+    @property
+    def compared_metrics(self) -> tuple[str, ...]:
+        return self.compared or (self.primary,)
+
+    def published_numbers(self, row_key: str, family: str) -> dict | None:
+        """What the original write-up published for a row computed by a checkpoint of `family`, if anything."""
+        return (self.published or {}).get(row_key) if family in self.published_families else None
 
     def example_correct(self, scores, higher_is_better: bool) -> dict:
         """What a row gets right of each example, by kind (the example page's marks and filters): the benchmark's
@@ -62,8 +86,10 @@ def _winoground(source, image_root=None, limit=None):
 
 GRIDS = {g.name: g for g in [
     Grid("winoground", (2, 2), _winoground, winoground.metrics, "group", ("tag", "secondary_tag", "num_main_preds"),
-         default_source=winoground.DEFAULT_SOURCE, check_images=winoground.check_winoground_images,
-         main_metrics=("group", "image"), chance=winoground.CHANCE),
+         winoground.REFERENCES, default_source=winoground.DEFAULT_SOURCE,
+         check_images=winoground.check_winoground_images, main_metrics=("group", "image"), chance=winoground.CHANCE,
+         breakdown=winoground.groups, compared=winoground.KINDS, published=winoground.PUBLISHED,
+         published_families=winoground.PUBLISHED_FAMILIES, display_name="Winoground"),
     Grid("sugarcrepe", sugarcrepe.SHAPE, sugarcrepe.load, sugarcrepe.metrics, sugarcrepe.PRIMARY, sugarcrepe.FIELDS,
          sugarcrepe.REFERENCES, main_metrics=("mean",)),
     Grid("aro-vg-relation", aro.SHAPE, partial(aro.load, "relation"), partial(aro.metrics, "relation"), aro.PRIMARY,

@@ -229,5 +229,6 @@ def recalls(text_hits: dict[int, np.ndarray], image_hits: dict[int, np.ndarray])
 
 # BLIP (Li et al., 2022, arXiv 2201.12086), ViT-L pre-trained on 129M images: Table 5 (COCO 5K, fine-tuned)
 # and Table 6 (Flickr30K 1K, zero-shot with the COCO-finetuned model); recall@1 / 5 / 10, text then image.
-PAPER = {"BLIP ViT-L, COCO 5K fine-tuned (paper, Table 5)": (82.4, 95.4, 97.9, 65.1, 86.3, 91.8),
-         "BLIP ViT-L, Flickr30K zero-shot from COCO (paper, Table 6)": (96.7, 100.0, 100.0, 86.7, 97.3, 98.7)}
+PAPER = {label: dict(zip(RECALL_COLUMNS, values)) for label, values in {
+    "BLIP ViT-L, COCO 5K fine-tuned (paper, Table 5)": (82.4, 95.4, 97.9, 65.1, 86.3, 91.8),
+    "BLIP ViT-L, Flickr30K zero-shot from COCO (paper, Table 6)": (96.7, 100.0, 100.0, 86.7, 97.3, 98.7)}.items()}

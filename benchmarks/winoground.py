@@ -25,7 +25,6 @@ import numpy as np
 
 from benchmarks.data import check_caption, check_images, check_unique
 from benchmarks.hub import PARQUET_CONVERSION, Hub, HuggingFaceHub
-from benchmarks.reference import Reference
 from common.errors import InputError, first_line
 
 DEFAULT_SOURCE = "facebook/winoground"
@@ -253,15 +252,25 @@ def example_groups(tags: Sequence[str], secondary_tags: Sequence[str],
     return groups
 
 
-# --- rows quoted from the literature, never computed --------------------------------------------------
+def groups(fields: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The breakdown's groups, from each example's tags (`example_groups`)."""
+    return example_groups(fields["tag"], fields["secondary_tag"], fields["num_main_preds"])
+
+
+# --- numbers quoted from the literature, never computed -----------------------------------------------
 
 CHANCE = {"text": 25.00, "image": 25.00, "group": 16.67}  # a random score: each of 4 (or, for group, 6) orders
-RANDOM_CHANCE = Reference("Random chance", CHANCE["text"], CHANCE["image"], CHANCE["group"], published_image=25.00)
-HUMANS = Reference("Humans (Thrush et al., 2022)", 89.50, 88.50, 85.50)
-PALI = Reference("PaLI 17B (best known fine-tuning/prompting, external)", published_image=41.50)
-VQ2 = Reference("VQ2 (external)", published_image=42.20)
-# Experiment 1's published head scores, quoted as references in experiment 3.
-BLIP_CONTRASTIVE = Reference("BLIP contrastive head (experiment 1)", published_image=13.50)
-BLIP_ITM = Reference("BLIP ITM head (experiment 1)", published_image=24.25)
-# The published numbers were computed with BLIP checkpoints; rows of other families show none.
+# Rows quoted beside every run: {label: {metric: value}}.
+REFERENCES = {
+    "Random chance": dict(CHANCE),
+    "Humans (Thrush et al., 2022)": {"text": 89.50, "image": 88.50, "group": 85.50},
+    "PaLI 17B (best known fine-tuning/prompting, external)": {"image": 41.50},
+    "VQ2 (external)": {"image": 42.20},
+}
+# The Image scores of the original repository's final README, by row; its rows of experiment 1 are quoted again
+# beside experiment 3 (`EXPERIMENT_1`). They were computed with BLIP checkpoints: rows of other families show none.
+PUBLISHED = {"contrastive": {"image": 13.50}, "itm": {"image": 24.25}, "clm": {"image": 29.00},
+             "contrastive_ratio": {"image": 52.00}, "itm_ratio": {"image": 32.75}, "clm_ratio": {"image": 50.25}}
 PUBLISHED_FAMILIES = ("blip-retrieval", "blip-captioning")
+EXPERIMENT_1 = {"BLIP contrastive head (experiment 1)": PUBLISHED["contrastive"],
+                "BLIP ITM head (experiment 1)": PUBLISHED["itm"]}

@@ -135,6 +135,20 @@ def validate(args: argparse.Namespace) -> None:
     PIL.Image.MAX_IMAGE_PIXELS = args.max_image_pixels or None
 
 
+def fix_threads() -> int:
+    """Fix this process's CPU threads at the count torch chose (OMP_NUM_THREADS, else the cores it may use) for the
+    whole run, and return it.
+
+    A matrix product's last bits depend on how many threads split it. torch never tells MKL its count unless asked,
+    and MKL's default dynamic mode (MKL_DYNAMIC) lets it use fewer threads than that, as it judges best at each
+    call; `torch.set_num_threads` gives MKL the count and turns that mode off. So a run's results are the same
+    bits on a loaded machine as on an idle one, with decoding workers beside it or without.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    return threads
+
+
 def run_config(args: argparse.Namespace, experiment: str) -> dict:
     """The arguments that determine the results (not where they are written, nor how they are decoded)."""
     return {"experiment": experiment, **{k: v for k, v in vars(args).items()

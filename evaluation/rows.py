@@ -92,7 +92,6 @@ class Row:
     terms: tuple[Term, ...]
     combine: Callable = score
     higher_is_better: bool = True
-    published_image: float | None = None  # the original write-up's Winoground Image score, where it gave one
     # prior_normalized with alpha chosen by cross-validation over the examples (evaluation/cross_validation.py):
     # its scores exist only once every example's terms do.
     cross_validated: bool = False

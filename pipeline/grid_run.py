@@ -27,12 +27,10 @@ from tqdm import tqdm
 
 from benchmarks import GRIDS
 from benchmarks.data import data_fingerprint
-from benchmarks.reference import Reference
-from benchmarks.winoground import PUBLISHED_FAMILIES
 from common.errors import InputError
 from common.fingerprints import checkpoint_fingerprint
 from evaluation.batches import Batch, grid_batches, preprocess_key
-from evaluation.cli import Interrupted, run_config, validate
+from evaluation.cli import Interrupted, fix_threads, run_config, validate
 from evaluation.cross_validation import cross_validated_rows
 from evaluation.distributed import init_ranks
 from evaluation.records import count_without_swap, example_records
@@ -41,8 +39,8 @@ from evaluation.runs import RunLog, lock_folder, split_on_oom
 from evaluation.swaps import search_every_caption
 from evaluation.terms import caption_priors, row_terms
 from perturb.swap import GATED, IMPROVED, PUBLISHED, SEARCHES, Swap, load_mlm
-from reports import grids, winoground
-from reports.winoground import read_results, report_run
+from reports import grids
+from reports.results import read_results
 from scoring import FAMILIES, Scorer, load_scorer
 from scoring.batching import DTYPES
 from scoring.priors import PriorCache
@@ -61,6 +59,7 @@ class GridRun:
 
     def __init__(self, args: argparse.Namespace, experiment: str):
         validate(args)
+        fix_threads()  # the same bits on a loaded machine (evaluation/cli.py)
         self.args, self.experiment = args, experiment
         self.grid = GRIDS[args.benchmark]
         self.start = time.time()
@@ -81,6 +80,7 @@ class GridRun:
         self.found_swaps: dict[str, dict[str, Swap]] = {}  # search -> caption -> T'
         self.prior_of: dict[tuple[str, str], dict[str, float]] = {}  # (role, head) -> caption -> prior
         self.row_details: dict[str, dict] = {}  # what finish() adds to a row's results (cross-validated alphas)
+        self.published: dict[str, dict] = {}  # row -> {metric: value} the original write-up gave (Grid.published)
 
     def already_finished(self) -> bool:
         """True when this folder holds the finished run of these same inputs: its tables are printed and
@@ -134,10 +134,11 @@ class GridRun:
         for row in rows:
             if all(self._has_head(t) for t in row.terms):
                 first = self.scorers.get(row.terms[0].model)
-                published = row.published_image if (first and first.family in PUBLISHED_FAMILIES
-                                                    and self.grid.name == "winoground") else None
                 label = row.label.format(model=first.display_name) if first else row.label
-                computable.append(dataclasses.replace(row, label=label, published_image=published))
+                computable.append(dataclasses.replace(row, label=label))
+                published = self.grid.published_numbers(row.key, first.family) if first else None
+                if published:
+                    self.published[row.key] = published
         return computable
 
     def _has_head(self, term: Term) -> bool:
@@ -225,14 +226,14 @@ class GridRun:
         """examples.jsonl records of a batch, with the benchmark's grouping fields (evaluation/records.py)."""
         return example_records(examples, scores, swaps, self.grid.fields)
 
-    def report(self, records: Sequence[dict], rows: Sequence[Row], references: Sequence[Reference] = (),
-               comparisons: Sequence[tuple[str, str]] = (), grid_references: Mapping[str, Mapping] | None = None,
-               extra: Mapping | None = None) -> None:
+    def report(self, records: Sequence[dict], rows: Sequence[Row], comparisons: Sequence[tuple[str, str]] = (),
+               quoted: Mapping[str, Mapping] | None = None, extra: Mapping | None = None) -> None:
         """Write results.json and print the tables, the checkpoint behind each row, notes and wall time.
 
-        `references` are Winoground's quoted rows; other benchmarks quote their own (benchmarks/), and
-        `grid_references[benchmark]` beside them. Where the run searched T', results.json also says how many
-        captions had nothing to swap. `extra` is written to results.json as it is. Under torchrun, rank 0 reports.
+        Beside the benchmark's own quoted rows (`Grid.references`) stand `quoted[benchmark]` ({label: {metric:
+        value}}), the rows a script quotes on that benchmark. Where the run searched T', results.json also says how
+        many captions had nothing to swap. `extra` is written to results.json as it is. Under torchrun, rank 0
+        reports.
         """
         if not self.ranks.main:
             return
@@ -243,26 +244,21 @@ class GridRun:
         extra = {"models": models, **(extra or {})}
         if self.found_swaps:
             extra["captions_without_swap"] = count_without_swap(records)
-        if self.grid.name == "winoground":
-            report_run(self.log.out_dir, self.log.config, records, rows, references, comparisons, extra=extra,
-                       details=self.row_details)
-        else:
-            grids.report_grid(self.log.out_dir, self.log.config, records, rows, self.grid, comparisons, extra=extra,
-                              details=self.row_details, references=(grid_references or {}).get(self.grid.name))
+        grids.report_grid(self.log.out_dir, self.log.config, records, rows, self.grid, comparisons, self.published,
+                          (quoted or {}).get(self.grid.name), extra, self.row_details)
         self._print(read_results(self.log.out_dir))
 
     def _print(self, results: Mapping, note: str = "") -> None:
         if not self.ranks.main:
             return
         number = self.experiment.removeprefix("experiment")
-        name = "Winoground" if self.grid.name == "winoground" else self.grid.name
         data = self.args.data or self.grid.default_source
-        print(f"\nExperiment {number} on {results['n_examples']} {name} examples ({data})"
+        print(f"\nExperiment {number} on {results['n_examples']} {self.grid.title} examples ({data})"
               + (f": {note}" if note else ""))
         for role, m in results["models"].items():
             name = FAMILIES[m["family"]].display_name
             print(f"- rows {', '.join(m['rows'])}: --{role}-model {m['name_or_path']} ({name}, {m['family']})")
-        print(f"\n{(winoground.tables if self.grid.name == 'winoground' else grids.tables)(results)}")
+        print(f"\n{grids.tables(results)}")
         no_swap = results.get("captions_without_swap")
         if no_swap:
             names = {PUBLISHED: "published", IMPROVED: "improved", GATED: "gated (gate closed: plain score)"}

@@ -10,7 +10,6 @@ their stored results, and the final report. The script keeps its rows and its id
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 from typing import Sequence
@@ -26,7 +25,7 @@ from benchmarks.retrieval import (
     retrieval_fingerprint,
 )
 from common.fingerprints import checkpoint_fingerprint
-from evaluation.cli import Interrupted, run_config, validate
+from evaluation.cli import Interrupted, fix_threads, run_config, validate
 from evaluation.distributed import init_ranks
 from evaluation.first_stage import SIMILARITY, candidate_pairs, first_stage, image_ranges
 from evaluation.pair_scores import PairStore, score_pairs
@@ -36,7 +35,7 @@ from evaluation.runs import check_config, lock_folder
 from evaluation.swaps import search_every_caption
 from perturb.swap import SEARCHES, load_mlm, swapped_or_same
 from reports import retrieval
-from reports.results import library_versions
+from reports.results import library_versions, read_results
 from scoring import Scorer, load_scorer
 from scoring.batching import DTYPES
 
@@ -46,6 +45,7 @@ class RetrievalRun:
 
     def __init__(self, args: argparse.Namespace, experiment: str, rows: Sequence[Row]):
         validate(args)
+        fix_threads()  # the same bits on a loaded machine (evaluation/cli.py)
         self.args, self.experiment, self.rows = args, experiment, list(rows)
         self.start = time.time()
         self.ranks = init_ranks(torch.device(args.device))  # one process, or this rank of a torchrun launch
@@ -75,7 +75,7 @@ class RetrievalRun:
         nothing needs loading. Otherwise every image file is checked, before any model work."""
         results_file = self.out_dir / "results.json"
         if results_file.exists():
-            self._print(json.loads(results_file.read_text()), "printed from its results.json; nothing was recomputed")
+            self._print(read_results(self.out_dir), "printed from its results.json; nothing was recomputed")
             return True
         self.ranks.first(lambda: check_retrieval_images(self.data))
         return False
@@ -137,7 +137,7 @@ class RetrievalRun:
             "first_stage_model": self._models()["first_stage"], "models": models,
             "counts": {"images": len(data.images), "captions": len(data.captions),
                        "pairs_scored": len(self.pairs) if self.terms else 0}})
-        self._print(json.loads((self.out_dir / "results.json").read_text()))
+        self._print(read_results(self.out_dir))
 
     def _print(self, results: dict, note: str = "") -> None:
         if not self.ranks.main:
@@ -146,7 +146,7 @@ class RetrievalRun:
         print(f"\nExperiment {self.experiment.removeprefix('experiment')} on {self.args.data}: {counts['images']} "
               f"images, {counts['captions']} captions, k = {results['k']}, first stage {first['name_or_path']} "
               f"({first['family']})" + (f": {note}" if note else "") +
-              f"\n\n{retrieval.table(results['methods'], results['comparisons'])}")
+              f"\n\n{retrieval.table(results['rows'], results['comparisons'])}")
         print(f"\nResults in {self.out_dir} (results.json, queries.jsonl); wall time {time.time() - self.start:.1f} s")
 
     def _swapped(self, searches: set[str]) -> dict[str, list[str]]:

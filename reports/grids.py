@@ -1,14 +1,19 @@
-"""A finished run's report on a grid benchmark other than Winoground: each row's official metrics with bootstrap
-intervals, breakdowns by the benchmark's grouping fields, paired differences, results.json and the tables.
+"""A finished grid run's report, one for every grid benchmark (Winoground included): each row's official metrics
+with bootstrap intervals, breakdowns by the benchmark's groups, paired differences, results.json and the tables.
 
-A benchmark's official metrics are not all means of per-example flags (ARO's macro accuracy, What'sUp's
-pair and set accuracy), so the intervals resample examples and recompute the metrics on each resample
-(1,000 seeded resamples); a paired difference resamples the same examples for both rows.
+What differs between benchmarks is data of their `benchmarks.Grid`: the metrics, the groups of the breakdown
+(Winoground's tags, SugarCrepe's categories), the metrics two rows are compared on, the numbers a published row
+is checked against, and the rows quoted from the literature. The intervals resample examples and recompute the
+metrics on each resample (reports/stats.py); a paired difference resamples the same examples for both rows.
+
+results.json (schema 2, reports/results.py) holds: config, versions, benchmark, primary, n_examples, `compared` (the metrics of
+the breakdown and the differences), `rows` (per row: label,
+higher_is_better, each metric, interval95, breakdown, and `published` where the original write-up gave a number),
+comparisons, and `references` ({label: {metric: value}}, quoted, never computed).
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -16,97 +21,128 @@ import numpy as np
 
 from evaluation.records import score_grid
 from evaluation.rows import Row
-from reports.results import library_versions, write_results
-
-RESAMPLES = 1000
+from reports import stats
+from reports.results import library_versions, read_results, write_results
 
 
 def report_grid(out_dir: Path, config: Mapping, records: Sequence[Mapping], rows: Sequence[Row], grid,
-                comparisons: Sequence[tuple[str, str]] = (), extra: Mapping | None = None,
-                details: Mapping[str, Mapping] | None = None, references: Mapping[str, Mapping] | None = None) -> str:
+                comparisons: Sequence[tuple[str, str]] = (), published: Mapping[str, Mapping] | None = None,
+                references: Mapping[str, Mapping] | None = None, extra: Mapping | None = None,
+                details: Mapping[str, Mapping] | None = None) -> str:
     """Every row's results over the records, written to results.json; returns the Markdown to print.
 
-    `details[row]` is added to that row's results (e.g. its cross-validated alphas); `references` are quoted
-    beside the benchmark's own.
+    `published[row]` holds the numbers the original write-up gave for a row ({metric: value}); `references` are
+    quoted beside the benchmark's own (`grid.references`); `details[row]` is added to that row's results (e.g. its
+    cross-validated alphas); `extra` is written to results.json as it is.
     """
     scores = {row.key: score_grid(records, row.key) for row in rows}
     fields = {f: np.array([r[f] for r in records]) for f in grid.fields}
-    indices = np.random.default_rng(config.get("seed", 0)).integers(0, len(records), (RESAMPLES, len(records)))
-    results = {row.key: {**row_results(row, scores[row.key], fields, grid, indices), **(details or {}).get(row.key, {})}
-               for row in rows}
+    indices = stats.resamples(len(records), config.get("seed", 0))
+    results = {}
+    for row in rows:
+        results[row.key] = {**row_results(row, scores[row.key], fields, grid, indices),
+                            **({"published": dict(published[row.key])} if (published or {}).get(row.key) else {}),
+                            **(details or {}).get(row.key, {})}
     by_key = {row.key: row for row in rows}
     compared = [compare(by_key[a], by_key[b], scores, fields, grid, indices) for a, b in comparisons]
-    write_results(out_dir, {"config": dict(config), "versions": library_versions(), "benchmark": grid.name,
-                            "primary": grid.primary, "n_examples": len(records), "methods": results,
-                            "comparisons": compared, "references": {**(grid.references or {}), **(references or {})},
-                            **(extra or {})})
-    return tables(json.loads((Path(out_dir) / "results.json").read_text()))
+    write_results(out_dir, {"config": dict(config), "versions": library_versions(),
+                            "benchmark": grid.name, "primary": grid.primary, "n_examples": len(records),
+                            "compared": list(grid.compared_metrics), "rows": results, "comparisons": compared,
+                            "references": {**(grid.references or {}), **(references or {})}, **(extra or {})})
+    return tables(read_results(out_dir))
 
 
 def _subset(fields: Mapping[str, np.ndarray], index: np.ndarray) -> dict[str, np.ndarray]:
     return {k: v[index] for k, v in fields.items()}
 
 
-def _json(value: float) -> float | None:
+def _json(value: float | None) -> float | None:
     """A metric for results.json: None where it is undefined (e.g. no attribute pair reaches 25 examples)."""
     return None if value is None or np.isnan(value) else value
 
 
 def row_results(row: Row, scores: np.ndarray, fields: Mapping, grid, indices: np.ndarray) -> dict:
-    values = {m: _json(v) for m, v in grid.metrics(scores, row.higher_is_better, fields).items()}
-    resampled = [grid.metrics(scores[idx], row.higher_is_better, _subset(fields, idx)) for idx in indices]
+    """A row's metrics, their 95% intervals, and the metrics within each of the benchmark's groups."""
+    def metrics(index=None):
+        if index is None:
+            return grid.metrics(scores, row.higher_is_better, fields)
+        return grid.metrics(scores[index], row.higher_is_better, _subset(fields, index))
+
+    values = {m: _json(v) for m, v in metrics().items()}
     # A resample can miss a small group (a category, a relation): its metrics are left out of that resample.
-    intervals = {}
-    for m in values:
-        drawn = np.array([r.get(m, np.nan) for r in resampled], dtype=np.float64)
-        drawn = drawn[~np.isnan(drawn)]
-        intervals[m] = [round(float(v), 2) for v in np.percentile(drawn, [2.5, 97.5])] if len(drawn) else None
+    resampled = [metrics(idx) for idx in indices]
+    intervals = {m: stats.interval(r.get(m) for r in resampled) for m in values}
     breakdown = {}
-    for field, column in fields.items():
-        for value in sorted(set(column.tolist())):
-            mask = np.flatnonzero(column == value)
-            metrics = grid.metrics(scores[mask], row.higher_is_better, _subset(fields, mask))
-            breakdown[f"{field}={value}"] = {"n": int(len(mask)), **{m: _json(v) for m, v in metrics.items()}}
+    for group, mask in grid.groups(fields).items():
+        if mask.any():
+            index = np.flatnonzero(mask)
+            breakdown[group] = {"n": int(len(index)), **{m: _json(v) for m, v in metrics(index).items()}}
     return {"label": row.label, "higher_is_better": row.higher_is_better, **values, "interval95": intervals,
             "breakdown": breakdown}
 
 
 def compare(a: Row, b: Row, scores: Mapping[str, np.ndarray], fields: Mapping, grid, indices: np.ndarray) -> dict:
-    """Row a minus row b on the benchmark's primary metric, paired bootstrap over the same examples."""
+    """Row a minus row b on each of the benchmark's compared metrics, paired bootstrap over the same examples."""
     def value(row, idx):
-        return grid.metrics(scores[row.key][idx], row.higher_is_better, _subset(fields, idx))[grid.primary]
+        return grid.metrics(scores[row.key][idx], row.higher_is_better, _subset(fields, idx))
 
     everything = np.arange(len(next(iter(scores.values()))))
-    differences = np.array([value(a, idx) - value(b, idx) for idx in indices], dtype=np.float64)
-    differences = differences[~np.isnan(differences)]
-    interval = [round(float(v), 2) for v in np.percentile(differences, [2.5, 97.5])] if len(differences) else None
-    return {"a": a.key, "b": b.key, grid.primary: {"difference": _json(round(value(a, everything) -
-                                                                             value(b, everything), 2)),
-                                                   "interval95": interval}}
+    whole = {row.key: value(row, everything) for row in (a, b)}
+    resampled = [(value(a, idx), value(b, idx)) for idx in indices]
+    out = {"a": a.key, "b": b.key}
+    for m in grid.compared_metrics:
+        first, second = whole[a.key].get(m), whole[b.key].get(m)
+        difference = None if first is None or second is None else _json(round(first - second, 2))
+        drawn = [None if x.get(m) is None or y.get(m) is None else x[m] - y[m] for x, y in resampled]
+        out[m] = {"difference": difference, "interval95": stats.interval(drawn)}
+    return out
 
+
+# --- the printed tables ----------------------------------------------------------------------------------
 
 def tables(results: Mapping) -> str:
-    """Rows by metrics with 95% intervals, the quoted rows, and the paired differences, in Markdown."""
-    rows, primary = results["methods"], results["primary"]
+    """Rows by metrics with 95% intervals and the published numbers, the quoted rows, the breakdown by group and the
+    paired differences, in Markdown."""
+    rows, primary = results["rows"], results["primary"]
     first = next(iter(rows.values()))
     metrics = [primary, *(m for m in first["interval95"] if m != primary)]
-    lines = ["| Row | " + " | ".join(metrics) + " |", "|---|" + "---:|" * len(metrics)]
+    quoted = list(dict.fromkeys(m for row in rows.values() for m in row.get("published", {})))
+    header = [*metrics, *(f"published {m}" for m in quoted)]
+    lines = ["| Row | " + " | ".join(header) + " |", "|---|" + "---:|" * len(header)]
     for row in rows.values():
-        lines.append(f"| {row['label']} | " + " | ".join(_cell(row[m], row["interval95"][m]) for m in metrics) + " |")
-    for label, quoted in results["references"].items():
-        lines.append(f"| *{label}* (reference) | " + " | ".join(f"{quoted[m]:.2f}" if m in quoted else "-"
-                                                                 for m in metrics) + " |")
+        cells = [_cell(row[m], row["interval95"][m]) for m in metrics]
+        cells += [_cell(row.get("published", {}).get(m)) for m in quoted]
+        lines.append(f"| {row['label']} | " + " | ".join(cells) + " |")
+    for label, values in results["references"].items():
+        cells = [_cell(values.get(m)) for m in metrics] + ["-"] * len(quoted)
+        lines.append(f"| *{label}* (reference) | " + " | ".join(cells) + " |")
+    parts = ["\n".join(lines)]
+    compared = results["compared"]
+    groups = list(dict.fromkeys(g for row in rows.values() for g in row["breakdown"]))
+    if groups:
+        parts.append(f"Per group, {'/'.join(compared)} (n examples):\n\n" + _breakdown_table(rows, groups, compared))
     if results["comparisons"]:
-        lines += ["", f"Paired bootstrap differences of {primary} (95% intervals):", "", "| A minus B | " + primary +
-                  " |", "|---|---:|"]
+        table = ["| A minus B | " + " | ".join(compared) + " |", "|---|" + "---:|" * len(compared)]
         for c in results["comparisons"]:
-            d = c[primary]
-            lines.append(f"| {rows[c['a']]['label']} minus {rows[c['b']]['label']} | "
-                         f"{_cell(d['difference'], d['interval95'], '+.2f')} |")
+            table.append(f"| {rows[c['a']]['label']} minus {rows[c['b']]['label']} | " + " | ".join(
+                _cell(c[m]["difference"], c[m]["interval95"], "+.2f") for m in compared) + " |")
+        parts.append("Paired bootstrap differences (95% intervals):\n\n" + "\n".join(table))
+    return "\n\n".join(parts)
+
+
+def _breakdown_table(rows: Mapping[str, dict], groups: Sequence[str], shown: Sequence[str]) -> str:
+    lines = ["| Row | " + " | ".join(groups) + " |", "|---|" + "---:|" * len(groups)]
+    for row in rows.values():
+        cells = []
+        for g in groups:
+            b = row["breakdown"].get(g)
+            cells.append("-" if b is None else "/".join("-" if b.get(m) is None else f"{b[m]:.1f}" for m in shown)
+                         + f" (n={b['n']})")
+        lines.append(f"| {row['label']} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
-def _cell(value: float | None, interval: list | None, spec: str = ".2f") -> str:
+def _cell(value: float | None, interval: list | None = None, spec: str = ".2f") -> str:
     if value is None:
         return "-"
     return f"{value:{spec}}" + (f" [{interval[0]:{spec}}, {interval[1]:{spec}}]" if interval else "")

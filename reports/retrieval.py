@@ -15,6 +15,7 @@ from evaluation.rows import Row
 from reports import stats
 from reports.results import write_results
 
+RETRIEVAL = "retrieval"  # results.json's benchmark for every re-ranking run
 # Every other row is compared with these two: the first stage alone, and BLIP's own re-ranking.
 BASELINES = ("itc", "itm_blip")
 
@@ -26,18 +27,19 @@ def report(out_dir: Path, rows: Sequence[Row], evaluation: Evaluation, extra: Ma
     keys = [r.key for r in rows]
     comparisons = [compare(a, b, evaluation, seed) for b in BASELINES if b in keys
                    for a in keys if a not in ("itc", b)]
-    write_results(out_dir, {**extra, "methods": results, "comparisons": comparisons, "references": PAPER})
+    write_results(out_dir, {**extra, "benchmark": RETRIEVAL, "rows": results, "comparisons": comparisons,
+                            "references": PAPER})
     return table(results, comparisons)
 
 
 def row_results(row: Row, evaluation: Evaluation, seed: int = 0) -> dict:
-    """A row's recalls with 95% bootstrap intervals over queries."""
+    """A row's recalls with 95% bootstrap intervals over queries (reports/stats.py)."""
     h = evaluation.hits[row.key]
     intervals = {}
     for prefix, task in TASKS.items():
+        indices = stats.resamples(len(h[task][RECALL_KS[0]]), seed)
         for K in RECALL_KS:
-            iv = stats.bootstrap_interval(h[task][K], seed=seed)
-            intervals[f"{prefix}_r{K}"] = [iv.low, iv.high]
+            intervals[f"{prefix}_r{K}"] = stats.percent_interval(h[task][K], indices)
     return {"label": row.label, "higher_is_better": row.higher_is_better,
             **recalls(h["text_retrieval"], h["image_retrieval"]), "interval95": intervals}
 
@@ -46,9 +48,11 @@ def compare(a: str, b: str, evaluation: Evaluation, seed: int = 0) -> dict:
     """Row a minus row b on each recall, paired bootstrap over the same queries."""
     out = {"a": a, "b": b}
     for prefix, task in TASKS.items():
+        indices = stats.resamples(len(evaluation.hits[a][task][RECALL_KS[0]]), seed)
         for K in RECALL_KS:
-            d = stats.paired_bootstrap(evaluation.hits[a][task][K], evaluation.hits[b][task][K], seed=seed)
-            out[f"{prefix}_r{K}"] = {"difference": d.difference, "interval95": [d.interval.low, d.interval.high]}
+            fa, fb = (np.asarray(evaluation.hits[key][task][K], dtype=np.float64) for key in (a, b))
+            out[f"{prefix}_r{K}"] = {"difference": round(100.0 * float(fa.mean() - fb.mean()), 2),
+                                     "interval95": stats.paired_percent_interval(fa, fb, indices)}
     return out
 
 
@@ -58,7 +62,8 @@ def table(results: Mapping[str, dict], comparisons: Sequence[dict]) -> str:
     for key, s in results.items():
         cells = [f"{s[c]:.2f} [{s['interval95'][c][0]:.1f}, {s['interval95'][c][1]:.1f}]" for c in RECALL_COLUMNS]
         lines.append(f"| {key}: {s['label']} | " + " | ".join(cells) + f" | {s['r_mean']:.2f} |")
-    for label, values in PAPER.items():
+    for label, quoted in PAPER.items():
+        values = [quoted[c] for c in RECALL_COLUMNS]
         lines.append(f"| *{label}* (reference) | " + " | ".join(f"{v:.1f}" for v in values) +
                      f" | {np.mean(values):.2f} |")
     if comparisons:

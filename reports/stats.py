@@ -1,57 +1,46 @@
-"""Bootstrap intervals over examples (or queries): of one row's percent correct, and of two rows' difference.
+"""Bootstrap intervals over examples (or queries), one way for every report.
 
-Every benchmark's metric gives per-example 0/1 flags; these turn them into 95% percentile-bootstrap
-intervals, resampling examples with a seeded generator so that reruns print the same intervals.
+A report draws RESAMPLES seeded resamples of its examples with replacement (`resamples`), recomputes a
+statistic on each (a benchmark's official metric, a recall, or the difference of two rows on the same
+resample, which keeps the pairing), and reports the 2.5th and 97.5th percentiles (`interval`). Metrics that
+are not means of per-example flags (ARO's macro accuracy, What'sUp's pair and set accuracy) are recomputed
+the same way, so every benchmark's intervals mean the same thing, and reruns print the same intervals.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Iterable
 
 import numpy as np
 
-
-@dataclass(frozen=True)
-class Interval:
-    low: float
-    high: float
+RESAMPLES = 1000
 
 
-def _resample_indices(n: int, n_resamples: int, seed: int) -> np.ndarray:
-    return np.random.default_rng(seed).integers(0, n, size=(n_resamples, n))
+def resamples(n: int, seed: int = 0) -> np.ndarray:
+    """(RESAMPLES, n) indices: each row a resample of n items with replacement, from a seeded generator."""
+    return np.random.default_rng(seed).integers(0, n, size=(RESAMPLES, n))
 
 
-def bootstrap_interval(flags: np.ndarray, n_resamples: int = 10_000, seed: int = 0,
-                       level: float = 0.95) -> Interval:
-    """Percentile bootstrap interval (in percent) of the mean of per-example 0/1 flags, resampling examples."""
-    flags = np.asarray(flags, dtype=np.float64)
-    means = flags[_resample_indices(len(flags), n_resamples, seed)].mean(axis=1) * 100.0
+def interval(values: Iterable[float | None], level: float = 0.95) -> list[float] | None:
+    """The percentile interval of a statistic's resampled values, rounded to 2 decimals; values that are undefined
+    on a resample (None or NaN: a small group it missed) are left out, and None is returned when none is left."""
+    drawn = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+    drawn = drawn[~np.isnan(drawn)]
+    if not len(drawn):
+        return None
     tail = (1.0 - level) / 2.0 * 100.0
-    low, high = np.percentile(means, [tail, 100.0 - tail])
-    return Interval(round(float(low), 2), round(float(high), 2))
+    return [round(float(v), 2) for v in np.percentile(drawn, [tail, 100.0 - tail])]
 
 
-@dataclass(frozen=True)
-class PairedDifference:
-    """Score of row A minus score of row B on the same examples, with its bootstrap interval."""
-    difference: float
-    interval: Interval
+def percent_interval(flags: np.ndarray, indices: np.ndarray) -> list[float] | None:
+    """The interval of the percentage of true flags (one per item), over the resamples `indices`."""
+    return interval(np.asarray(flags, dtype=np.float64)[indices].mean(axis=1) * 100.0)
 
 
-def paired_bootstrap(flags_a: np.ndarray, flags_b: np.ndarray, n_resamples: int = 10_000, seed: int = 0,
-                     level: float = 0.95) -> PairedDifference:
-    """Difference of two rows' percent-correct on the same examples, resampling examples jointly.
-
-    Resampling the same indices for both rows keeps the pairing, so the interval reflects only how
-    the rows disagree, not how hard the examples are.
-    """
-    a = np.asarray(flags_a, dtype=np.float64)
-    b = np.asarray(flags_b, dtype=np.float64)
+def paired_percent_interval(flags_a: np.ndarray, flags_b: np.ndarray, indices: np.ndarray) -> list[float] | None:
+    """The interval of percent(a) - percent(b) on the same resamples: how the two rows disagree, not how hard the
+    items are."""
+    a, b = np.asarray(flags_a, dtype=np.float64), np.asarray(flags_b, dtype=np.float64)
     if a.shape != b.shape:
         raise ValueError(f"paired flags must have the same shape, got {a.shape} and {b.shape}")
-    idx = _resample_indices(len(a), n_resamples, seed)
-    diffs = (a[idx].mean(axis=1) - b[idx].mean(axis=1)) * 100.0
-    tail = (1.0 - level) / 2.0 * 100.0
-    low, high = np.percentile(diffs, [tail, 100.0 - tail])
-    return PairedDifference(round(100.0 * float(a.mean() - b.mean()), 2),
-                            Interval(round(float(low), 2), round(float(high), 2)))
+    return interval((a[indices].mean(axis=1) - b[indices].mean(axis=1)) * 100.0)

@@ -193,7 +193,7 @@ def scores_of(out: Path) -> dict:
                 swaps[record["id"], key] = value
     results = json.loads((out / "results.json").read_text())
     metrics = {row: {k: v for k, v in m.items() if isinstance(v, (int, float))}
-               for row, m in results["methods"].items()}
+               for row, m in results["rows"].items()}
     return {"scores": scores, "swaps": swaps, "metrics": metrics}
 
 

@@ -23,14 +23,14 @@ from common.images import thumbnail
 from evaluation.records import SWAP_NAMES, score_grid, swaps_of
 
 
-def correctness(records: Sequence[dict], methods: Mapping[str, dict], grid) -> dict[str, dict[str, np.ndarray]]:
+def correctness(records: Sequence[dict], row_results: Mapping[str, dict], grid) -> dict[str, dict[str, np.ndarray]]:
     """Per row and kind, a bool per record: does the row get that part of the example right (`Grid.example_correct`)?"""
-    return {key: grid.example_correct(score_grid(records, key), m["higher_is_better"]) for key, m in methods.items()}
+    return {key: grid.example_correct(score_grid(records, key), m["higher_is_better"]) for key, m in row_results.items()}
 
 
 def filter_sets(records: Sequence[dict], results: dict, grid) -> dict[str, list[int]]:
     """For each compared pair of rows (both ways) and kind: ids of the examples A gets right and B wrong."""
-    flags = correctness(records, results["methods"], grid)
+    flags = correctness(records, results["rows"], grid)
     ids = np.array([r["id"] for r in records])
     sets = {}
     for comparison in results["comparisons"]:
@@ -42,9 +42,9 @@ def filter_sets(records: Sequence[dict], results: dict, grid) -> dict[str, list[
     return sets
 
 
-def _scores_table(record: dict, methods: Mapping[str, dict], flags: Mapping[str, dict], n: int) -> str:
+def _scores_table(record: dict, row_results: Mapping[str, dict], flags: Mapping[str, dict], n: int) -> str:
     rows, shape = [], None
-    for key, m in methods.items():
+    for key, m in row_results.items():
         s = record[key]
         n_captions = 1 + max(int(k[1:].split("_")[0]) for k in s)
         n_images = 1 + max(int(k.split("_i")[1]) for k in s)
@@ -73,7 +73,7 @@ def _scores_table(record: dict, methods: Mapping[str, dict], flags: Mapping[str,
     return f"<table class='scores'><tr><th>row</th>{head}</tr>" + "".join(rows) + "</table>"
 
 
-def example_card(record: dict, images: Sequence[Image.Image], methods: Mapping[str, dict],
+def example_card(record: dict, images: Sequence[Image.Image], row_results: Mapping[str, dict],
                  flags: Mapping[str, dict], n: int, fields: Sequence[str] = ()) -> str:
     captions = []
     for c in range(sum(k.startswith("caption_") for k in record)):
@@ -87,7 +87,7 @@ def example_card(record: dict, images: Sequence[Image.Image], methods: Mapping[s
     tags = html.escape(", ".join(f"{f}: {record[f]}" for f in fields if record.get(f) not in (None, "")))
     return (f"<section class='example' data-id='{record['id']}'><h2>Example {record['id']} "
             f"<small>{tags}</small></h2><div class='row'>{pictures}<div>{''.join(captions)}</div></div>"
-            f"{_scores_table(record, methods, flags, n)}</section>")
+            f"{_scores_table(record, row_results, flags, n)}</section>")
 
 
 STYLE = """
@@ -135,10 +135,10 @@ def write_browser(path: Path, title: str, records: Sequence[dict], results: dict
                   images: Mapping[int, Sequence[Image.Image]], grid) -> Path:
     """Write the page for `records` of the benchmark `grid` (benchmarks.Grid: what a row gets right, and the grouping
     fields shown beside each example's id); images[id] holds each example's images."""
-    methods = {k: m for k, m in results["methods"].items() if k in records[0]}
-    flags = correctness(records, methods, grid)
-    filters = filter_sets(records, {**results, "methods": methods}, grid)
-    cards = "\n".join(example_card(r, images[r["id"]], methods, flags, n, grid.fields) for n, r in enumerate(records))
+    row_results = {k: m for k, m in results["rows"].items() if k in records[0]}
+    flags = correctness(records, row_results, grid)
+    filters = filter_sets(records, {**results, "rows": row_results}, grid)
+    cards = "\n".join(example_card(r, images[r["id"]], row_results, flags, n, grid.fields) for n, r in enumerate(records))
     page = (f"<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
             f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>"
             f"<p>{len(records)} examples. Bold: each image's preferred caption under that row. T / I / G: Text, "

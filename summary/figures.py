@@ -1,4 +1,5 @@
-"""Figures from a results.json: Text / Image / Group per row with 95% intervals, and per tag group.
+"""Figures from a results.json: a grid run's compared metrics per row with 95% intervals, and per group of its
+breakdown; re-ranking's recalls; the rows across benchmarks; experiment 5's metric against alpha.
 
 Headless (matplotlib's Agg backend), sized to stay readable at README width: row labels are wrapped
 and the canvas grows to fit them, so nothing is clipped.
@@ -15,32 +16,32 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from benchmarks.winoground import KINDS  # noqa: E402
-
-COLORS = {"text": "#4C72B0", "image": "#DD8452", "group": "#55A868"}
+COLORS = ("#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3")
 
 
-def _labels(methods: dict) -> list[str]:
-    return ["\n".join(textwrap.wrap(m["label"], 38)) for m in methods.values()]
+def _labels(rows: dict) -> list[str]:
+    return ["\n".join(textwrap.wrap(m["label"], 38)) for m in rows.values()]
 
 
-def scores_figure(results: dict, path: Path, title: str, chance: dict) -> Path:
-    """Horizontal bars per row and kind with 95% interval whiskers; dotted lines at random chance (`chance[kind]`,
-    the benchmark's `Grid.chance`)."""
-    methods = results["methods"]
-    n = len(methods)
+def scores_figure(results: dict, path: Path, title: str, chance: dict | None = None) -> Path:
+    """Horizontal bars per row and compared metric (results["compared"]) with 95% interval whiskers; dotted lines at
+    random chance where the benchmark gives it (`Grid.chance`)."""
+    rows, kinds = results["rows"], results["compared"]
+    n = len(rows)
     fig, ax = plt.subplots(figsize=(9, 1.1 + 0.75 * n), dpi=110)
     y = np.arange(n)[::-1]
-    height = 0.26
-    for k, kind in enumerate(KINDS):
-        values = np.array([m[kind] for m in methods.values()])
-        low = np.array([m["interval95"][kind][0] for m in methods.values()])
-        high = np.array([m["interval95"][kind][1] for m in methods.values()])
-        offset = (1 - k) * height
-        ax.barh(y + offset, values, height, color=COLORS[kind], label=kind.capitalize(),
-                xerr=[values - low, high - values], error_kw={"elinewidth": 1, "capsize": 2})
-        ax.vlines(chance[kind], y.min() - 0.5, y.max() + 0.5, colors=COLORS[kind], linestyles=":", linewidth=1.2)
-    ax.set_yticks(y, _labels(methods), fontsize=8)
+    height = 0.78 / len(kinds)
+    for k, kind in enumerate(kinds):
+        color = COLORS[k % len(COLORS)]
+        values = np.array([np.nan if m.get(kind) is None else m[kind] for m in rows.values()])
+        intervals = [m["interval95"].get(kind) or [np.nan, np.nan] for m in rows.values()]
+        low, high = np.array([iv[0] for iv in intervals]), np.array([iv[1] for iv in intervals])
+        offset = ((len(kinds) - 1) / 2 - k) * height
+        ax.barh(y + offset, values, height, color=color, label=kind, xerr=[values - low, high - values],
+                error_kw={"elinewidth": 1, "capsize": 2})
+        if chance and kind in chance:
+            ax.vlines(chance[kind], y.min() - 0.5, y.max() + 0.5, colors=color, linestyles=":", linewidth=1.2)
+    ax.set_yticks(y, _labels(rows), fontsize=8)
     ax.set_xlim(0, 100)
     ax.set_xlabel("percent correct (bars: 95% bootstrap interval; dotted: random chance)", fontsize=8)
     ax.set_title(title, fontsize=10)
@@ -52,34 +53,28 @@ def scores_figure(results: dict, path: Path, title: str, chance: dict) -> Path:
     return path
 
 
-def _group_order(group: str) -> tuple:
-    """Object, Relation, Both (Winoground's order), then the secondary tags, then examples with none."""
-    order = ["tag=Object", "tag=Relation", "tag=Both"]
-    return (order.index(group) if group in order else len(order), group == "secondary_tag=none", group)
-
-
-def _group_name(group: str) -> str:
-    return "no secondary tag" if group == "secondary_tag=none" else group.split("=", 1)[1]
-
-
-def tags_figure(results: dict, path: Path, title: str) -> Path:
-    """One heat map per kind: rows x tag groups (Object / Relation / Both, secondary tags), percent correct."""
-    methods = results["methods"]
-    groups = sorted((g for g in dict.fromkeys(g for m in methods.values() for g in m["breakdown"])
-                     if g.startswith(("tag=", "secondary_tag="))), key=_group_order)
-    counts = {g: next(m["breakdown"][g]["n"] for m in methods.values() if g in m["breakdown"]) for g in groups}
-    height = 0.42 * len(methods) + 0.6
-    fig, axes = plt.subplots(3, 1, figsize=(3.6 + 0.85 * len(groups), 3 * height + 1.2), dpi=110, sharex=True)
-    for ax, kind in zip(axes, KINDS):
-        grid = np.array([[m["breakdown"].get(g, {}).get(kind, np.nan) for g in groups] for m in methods.values()])
+def groups_figure(results: dict, path: Path, title: str) -> Path:
+    """One heat map per compared metric: rows x the breakdown's groups (Winoground's tags, SugarCrepe's categories),
+    in the order the report lists them."""
+    rows, kinds = results["rows"], results["compared"]
+    groups = list(dict.fromkeys(g for m in rows.values() for g in m["breakdown"]))
+    counts = {g: next(m["breakdown"][g]["n"] for m in rows.values() if g in m["breakdown"]) for g in groups}
+    height = 0.42 * len(rows) + 0.6
+    fig, axes = plt.subplots(len(kinds), 1, figsize=(3.6 + 0.85 * len(groups), len(kinds) * height + 1.2), dpi=110,
+                             sharex=True, squeeze=False)
+    axes = axes[:, 0]
+    for ax, kind in zip(axes, kinds):
+        grid = np.array([[np.nan if m["breakdown"].get(g, {}).get(kind) is None else m["breakdown"][g][kind]
+                          for g in groups] for m in rows.values()], dtype=np.float64)
         ax.imshow(grid, cmap="viridis", vmin=0, vmax=100, aspect="auto")
         for (r, c), v in np.ndenumerate(grid):
             if not np.isnan(v):
                 ax.text(c, r, f"{v:.0f}", ha="center", va="center", fontsize=7, color="white" if v < 60 else "black")
-        ax.set_yticks(range(len(methods)), _labels(methods), fontsize=7)
-        ax.set_title(kind.capitalize(), fontsize=9, loc="left")
-    axes[-1].set_xticks(range(len(groups)), [f"{_group_name(g)}\n(n={counts[g]})" for g in groups], fontsize=7)
-    fig.suptitle(f"{title}: percent correct per tag group", fontsize=10)
+        ax.set_yticks(range(len(rows)), _labels(rows), fontsize=7)
+        ax.set_title(kind, fontsize=9, loc="left")
+    axes[-1].set_xticks(range(len(groups)), [f"{g.replace('=', chr(10))}\n(n={counts[g]})" for g in groups],
+                        fontsize=7)
+    fig.suptitle(f"{title}: per group", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, bbox_inches="tight")
     plt.close(fig)
@@ -92,24 +87,24 @@ RECALL_COLORS = {1: "#4C72B0", 5: "#DD8452", 10: "#55A868"}
 def recalls_figure(results: dict, path: Path, title: str) -> Path:
     """Recall@1, 5, 10 per row, text and image retrieval side by side, with 95% interval whiskers; the first
     stage's row is labelled as such and its R@1 drawn as a dashed line, so each row's gain shows at a glance."""
-    methods = results["methods"]
-    n = len(methods)
+    rows = results["rows"]
+    n = len(rows)
     fig, axes = plt.subplots(1, 2, figsize=(12, 1.2 + 0.7 * n), dpi=110, sharey=True)
     y = np.arange(n)[::-1]
     height = 0.26
     labels = ["\n".join(textwrap.wrap(f"{key}{' (first stage)' if key == 'itc' else ''}: {m['label']}", 38))
-              for key, m in methods.items()]
+              for key, m in rows.items()]
     for ax, (prefix, task) in zip(axes, (("txt", "text retrieval (image query)"),
                                          ("img", "image retrieval (caption query)"))):
         for j, k in enumerate((1, 5, 10)):
             column = f"{prefix}_r{k}"
-            values = np.array([m[column] for m in methods.values()])
-            low = np.array([m["interval95"][column][0] for m in methods.values()])
-            high = np.array([m["interval95"][column][1] for m in methods.values()])
+            values = np.array([m[column] for m in rows.values()])
+            low = np.array([m["interval95"][column][0] for m in rows.values()])
+            high = np.array([m["interval95"][column][1] for m in rows.values()])
             ax.barh(y + (1 - j) * height, values, height, color=RECALL_COLORS[k], label=f"R@{k}",
                     xerr=[values - low, high - values], error_kw={"elinewidth": 1, "capsize": 2})
-        if "itc" in methods:
-            ax.axvline(methods["itc"][f"{prefix}_r1"], color=RECALL_COLORS[1], linestyle="--", linewidth=1,
+        if "itc" in rows:
+            ax.axvline(rows["itc"][f"{prefix}_r1"], color=RECALL_COLORS[1], linestyle="--", linewidth=1,
                        label="first stage R@1")
         ax.set_xlim(0, 100)
         ax.set_title(task, fontsize=9)
@@ -144,20 +139,20 @@ def benchmarks_figure(header, lines, path: Path, title: str) -> Path:
 def alpha_figure(results: dict, path: Path, title: str) -> Path:
     """Experiment 5: per head, the primary metric on the whole set against the alpha of log P(T|I) - alpha log P(T),
     with the head's T' ratio, gated ratio and blind rows as horizontal lines and its five CV alphas as ticks."""
-    methods, primary = results["methods"], results.get("primary", "group")
+    rows, primary = results["rows"], results["primary"]
     panels = results["alpha_figure"]
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 5.2), dpi=110, squeeze=False)
     styles = {"_exact_ratio": ("#C44E52", "-"), "_ratio_gated": ("#8172B2", "-."), "_null": ("#777777", ":"),
               "mlm_pll": ("#937860", "--")}
     for ax, (tuned, lines) in zip(axes[0], panels.items()):
-        row = methods[tuned]
+        row = rows[tuned]
         values = np.array([np.nan if v is None else v for v in row["metric_by_alpha"]], dtype=np.float64)
         ax.plot(row["alpha_grid"], values, "o-", color="#4C72B0", markersize=3, label="log P(T|I) - alpha log P(T)")
         for key in lines:
             color, style = next(s for suffix, s in styles.items() if key.endswith(suffix))
-            if methods[key].get(primary) is not None:
-                ax.axhline(methods[key][primary], color=color, linestyle=style, linewidth=1.3,
-                           label="\n".join(textwrap.wrap(methods[key]["label"], 34)))
+            if rows[key].get(primary) is not None:
+                ax.axhline(rows[key][primary], color=color, linestyle=style, linewidth=1.3,
+                           label="\n".join(textwrap.wrap(rows[key]["label"], 34)))
         ax.plot(row["alphas"], [np.nanmin(values)] * len(row["alphas"]), "|", color="black", markersize=10,
                 label="alpha chosen in each CV fold")
         ax.set_title("\n".join(textwrap.wrap(row["label"], 44)), fontsize=8)

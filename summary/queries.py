@@ -32,10 +32,10 @@ def query_id(query: Mapping) -> str:
     return f"{'t' if query['task'] == 'text_retrieval' else 'i'}{query['query']}"
 
 
-def orders(query: Mapping, methods: Mapping[str, dict]) -> dict[str, list[int]]:
+def orders(query: Mapping, rows: Mapping[str, dict]) -> dict[str, list[int]]:
     """The candidates in first-stage order and in each row's order (ties keep the first-stage order)."""
     out = {FIRST_STAGE: list(query["candidates"])}
-    for key, row in methods.items():
+    for key, row in rows.items():
         scores = np.asarray(query["scores"][key], dtype=np.float64)
         order = np.argsort(-scores if row["higher_is_better"] else scores, kind="stable")
         out[key] = [query["candidates"][k] for k in order]
@@ -58,14 +58,14 @@ def filter_sets(queries: Sequence[Mapping], results: Mapping, caption_image: Seq
                 image_captions: Sequence[Sequence[int]]) -> dict[str, list[str]]:
     """Query ids per filter: right at R@1 under one compared row and wrong under the other (both ways, per
     task), and each row's queries whose ground truth it moved up or down against the first stage."""
-    methods = results["methods"]
-    right: dict[str, dict[str, bool]] = {key: {} for key in methods}
-    moved: dict[str, dict[str, int]] = {key: {} for key in methods}
+    rows = results["rows"]
+    right: dict[str, dict[str, bool]] = {key: {} for key in rows}
+    moved: dict[str, dict[str, int]] = {key: {} for key in rows}
     for q in queries:
         truth, qid = ground_truth(q, caption_image, image_captions), query_id(q)
-        ranked = orders(q, methods)
+        ranked = orders(q, rows)
         before = first_rank(ranked[FIRST_STAGE], truth)
-        for key in methods:
+        for key in rows:
             right[key][qid] = bool(ranked[key]) and ranked[key][0] in truth
             after = first_rank(ranked[key], truth)
             moved[key][qid] = 0 if before is None else before - after
@@ -76,7 +76,7 @@ def filter_sets(queries: Sequence[Mapping], results: Mapping, caption_image: Seq
             for task, prefix in tasks.items():
                 sets[f"{a} right, {b} wrong at R@1 ({TASK_NAMES[task]})"] = [
                     qid for qid in right[a] if qid.startswith(prefix) and right[a][qid] and not right[b][qid]]
-    for key in methods:
+    for key in rows:
         if key == "itc":
             continue
         for task, prefix in tasks.items():
@@ -89,17 +89,17 @@ def filter_sets(queries: Sequence[Mapping], results: Mapping, caption_image: Seq
 def page_data(queries: Sequence[Mapping], results: Mapping, captions: Sequence[str], caption_image: Sequence[int],
               image_captions: Sequence[Sequence[int]], thumbnails: Sequence[str]) -> dict:
     """What the page's script renders, as JSON: queries with their top candidates per ordering, once each."""
-    methods = results["methods"]
+    rows = results["rows"]
     rendered = []
     for q in queries:
         truth = ground_truth(q, caption_image, image_captions)
-        ranked = orders(q, methods)
+        ranked = orders(q, rows)
         ranked.pop("itc", None)  # the first stage's own similarity: the first-stage order, shown once
         rendered.append({"id": query_id(q), "task": q["task"], "query": q["query"], "truth": sorted(truth),
                          "orders": {name: order[:SHOWN] for name, order in ranked.items()},
                          "ranks": {name: first_rank(order, truth) for name, order in ranked.items()}})
     return {"queries": rendered, "captions": list(captions), "thumbnails": list(thumbnails),
-            "rows": {key: m["label"] for key, m in methods.items()},
+            "rows": {key: m["label"] for key, m in rows.items()},
             "filters": filter_sets(queries, results, caption_image, image_captions)}
 
 

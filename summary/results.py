@@ -1,8 +1,9 @@
 """Finished result folders as summarize.py reads them.
 
 A result folder is what an experiment script writes to its --out: `results.json` (config, every row's
-scores and intervals, comparisons) and `examples.jsonl` (per-example scores). `load_result` reads one,
-and gives a folder whose run is unfinished a one-line message with the command that finishes it.
+scores and intervals, comparisons) and `examples.jsonl` (per-example scores). `load_result` reads one, in
+the current schema whichever release wrote it (reports/results.py), and gives a folder whose run is
+unfinished a one-line message with the command that finishes it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from pathlib import Path
 
 from benchmarks import GRIDS
 from common.errors import InputError
+from reports.results import read_results
+from reports.retrieval import RETRIEVAL
 
 
 @dataclass
@@ -23,20 +26,21 @@ class Result:
 
     @property
     def retrieval(self) -> bool:
-        return self.experiment == "experiment4"
+        """A re-ranking run: its results count images and captions, not grid examples."""
+        return self.benchmark == RETRIEVAL
 
     @property
     def benchmark(self) -> str:
-        """The grid benchmark the run scored (results written before --benchmark existed are Winoground's)."""
-        return "retrieval" if self.retrieval else self.results.get("benchmark", "winoground")
+        """The grid benchmark the run scored, or "retrieval"."""
+        return self.results["benchmark"]
 
     @property
     def experiment(self) -> str:
         return self.results["config"]["experiment"]
 
     @property
-    def methods(self) -> dict[str, dict]:
-        return self.results["methods"]
+    def rows(self) -> dict[str, dict]:
+        return self.results["rows"]
 
 
 def load_result(folder: str | Path) -> Result:
@@ -46,7 +50,7 @@ def load_result(folder: str | Path) -> Result:
     if not results_file.exists():
         if config_file.exists():
             experiment = json.loads(config_file.read_text()).get("experiment", "the experiment")
-            if experiment == "experiment4":
+            if (folder / "pairs").is_dir():  # re-ranking keeps its pair scores there
                 done = f"{len(list((folder / 'pairs').glob('batch_*.npz')))} image batches of pair scores"
             else:
                 done = f"{examples_file.read_text().count(chr(10)) if examples_file.exists() else 0} examples scored"
@@ -56,19 +60,20 @@ def load_result(folder: str | Path) -> Result:
         raise InputError(f"{folder} has no results.json: run an experiment with `--out {folder}` first, e.g. "
                          f"`python experiment1.py --out {folder}`")
     try:
-        results = json.loads(results_file.read_text())
+        results = read_results(folder)
         experiment = results["config"]["experiment"]
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as e:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, AttributeError) as e:
         raise InputError(f"cannot read {results_file} ({type(e).__name__}: {e}): run the experiment again with "
                          f"that --out") from None
-    if experiment == "experiment4":
+    retrieval = results.get("benchmark") == RETRIEVAL
+    if retrieval:
         examples_file = folder / "queries.jsonl"
     try:
         records = [json.loads(line) for line in examples_file.read_text().splitlines() if line.strip()]
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise InputError(f"cannot read {examples_file} ({type(e).__name__}): run the experiment again with that "
                          f"--out") from None
-    (_check_retrieval if experiment == "experiment4" else _check)(results, records, folder)
+    (_check_retrieval if retrieval else _check)(results, records, folder)
     result = Result(folder, results, records)
     if not result.retrieval and result.benchmark not in GRIDS:
         raise InputError(f"{results_file} names the benchmark {result.benchmark!r}, which this code does not know "
@@ -76,32 +81,31 @@ def load_result(folder: str | Path) -> Result:
     return result
 
 
-# What summarize.py reads of a Winoground results.json, and of each row in it.
-RESULT_KEYS = ("config", "n_examples", "methods", "comparisons")
+# What summarize.py reads of a grid run's results.json, and of each row in it (beside the benchmark's metrics).
+RESULT_KEYS = ("config", "benchmark", "primary", "compared", "n_examples", "rows", "comparisons", "references")
 ROW_KEYS = ("label", "higher_is_better", "interval95", "breakdown")
-# Winoground's rows also carry its three scores; the other benchmarks' rows their official metrics.
-WINOGROUND_KEYS = ("text", "image", "group")
 
 
 def _check(results: dict, records: list[dict], folder: Path) -> None:
     """Refuse results that do not fit together: missing keys, or examples.jsonl of another run."""
     redo = f"run the experiment again with --out {folder}"
     missing = [k for k in RESULT_KEYS if k not in results]
-    keys = ROW_KEYS + (WINOGROUND_KEYS if results.get("benchmark", "winoground") == "winoground" else ())
-    missing += [f"methods.{key}.{k}" for key, row in results.get("methods", {}).items() for k in keys if k not in row]
+    rows = results.get("rows") if isinstance(results.get("rows"), dict) else {}
+    keys = ROW_KEYS + (results["primary"],) if isinstance(results.get("primary"), str) else ROW_KEYS
+    missing += [f"rows.{key}.{k}" for key, row in rows.items() for k in keys if not isinstance(row, dict) or k not in row]
     if missing:
         raise InputError(f"{folder}/results.json lacks {', '.join(missing[:3])}: it was not written by this code or "
                          f"was edited; {redo}")
     if len(records) != results["n_examples"]:
         raise InputError(f"{folder}/examples.jsonl holds {len(records)} examples but results.json counts "
                          f"{results['n_examples']}: the two files are of different runs; {redo}")
-    rows = [k for k in results["methods"] if any(k not in r for r in records)]
+    rows = [k for k in results["rows"] if any(k not in r for r in records)]
     if rows:
         raise InputError(f"{folder}/examples.jsonl lacks the scores of row {rows[0]}: the two files are of "
                          f"different runs; {redo}")
 
 
-RETRIEVAL_KEYS = ("config", "k", "counts", "methods", "comparisons", "references")
+RETRIEVAL_KEYS = ("config", "k", "counts", "rows", "comparisons", "references")
 
 
 def _check_retrieval(results: dict, queries: list[dict], folder: Path) -> None:
@@ -120,6 +124,6 @@ def _check_retrieval(results: dict, queries: list[dict], folder: Path) -> None:
                          f"are of different runs; {redo}")
     for q in queries:
         size = min(k, counts["captions"] if q["task"] == "text_retrieval" else counts["images"])
-        if len(q["candidates"]) != size or any(len(q["scores"].get(r, [])) != size for r in results["methods"]):
+        if len(q["candidates"]) != size or any(len(q["scores"].get(r, [])) != size for r in results["rows"]):
             raise InputError(f"{folder}/queries.jsonl: {q['task']} query {q['query']} lacks the candidates or "
-                             f"scores of results.json (k = {k}, rows {', '.join(results['methods'])}); {redo}")
+                             f"scores of results.json (k = {k}, rows {', '.join(results['rows'])}); {redo}")

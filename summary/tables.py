@@ -1,8 +1,8 @@
 """Tables from finished results: each experiment's rows beside the published numbers, in Markdown or LaTeX.
 
-`experiment_rows` and `published_rows` turn Winoground results (summary/results.py) into table rows;
-`recall_rows`, `difference_rows` and `dataset_rows` do the same for re-ranking (experiment 4); `markdown`
-and `latex` print them.
+`grid_rows` and `published_rows` turn a grid run's results (summary/results.py) into table rows, `recall_rows` and
+`dataset_rows` a re-ranking run's (experiment 4), `difference_rows` either's paired differences, and
+`benchmark_rows` the rows across benchmarks; `markdown` and `latex` print them.
 """
 
 from __future__ import annotations
@@ -14,72 +14,89 @@ import numpy as np
 
 from benchmarks import GRIDS
 from benchmarks.retrieval import RECALL_COLUMNS
-from benchmarks.winoground import KINDS
 from summary.results import Result
 
 
-def published_check(row: dict) -> tuple[float | None, bool | None]:
-    """Reproduced minus published Image score, and whether the published score lies in the 95% interval."""
-    published = row.get("published_image")
+def published_check(row: dict, metric: str) -> tuple[float | None, float | None, bool | None]:
+    """What the original write-up published for a row's metric, reproduced minus published, and whether the published
+    number lies in the row's 95% interval (None, None, None where it published none)."""
+    published = row.get("published", {}).get(metric)
     if published is None:
-        return None, None
-    low, high = row["interval95"]["image"]
-    return round(row["image"] - published, 2), low <= published <= high
+        return None, None, None
+    low, high = row["interval95"][metric] or [row[metric], row[metric]]
+    return published, round(row[metric] - published, 2), low <= published <= high
 
 
 def _score(value: float, interval: Sequence[float]) -> tuple[float, float, float]:
     return value, interval[0], interval[1]
 
 
-def experiment_rows(result: Result) -> list[list]:
-    """One table row per result row: label, (score, low, high) for Text, Image, Group, published, difference, inside."""
-    lines = []
-    for row in result.methods.values():
-        difference, inside = published_check(row)
-        lines.append([row["label"], *(_score(row[k], row["interval95"][k]) for k in KINDS),
-                      row.get("published_image"), difference, inside])
-    return lines
+def _metric(row: dict, metric: str) -> tuple[float, float, float] | None:
+    value = row.get(metric)
+    return None if value is None else _score(value, row["interval95"].get(metric) or [value, value])
+
+
+def metrics_of(result: Result) -> list[str]:
+    """A grid run's metrics, primary first, as its rows hold them."""
+    primary = result.results["primary"]
+    return [primary, *(m for m in next(iter(result.rows.values()))["interval95"] if m != primary)]
+
+
+def grid_rows(result: Result) -> tuple[list[str], list[list]]:
+    """A grid run's table: per row its label and (score, low, high) of every metric, then for each metric the
+    original write-up published a number for, that number, reproduced minus published and whether it lies in the
+    95% interval; then the quoted rows (reference), never computed."""
+    metrics = metrics_of(result)
+    quoted = list(dict.fromkeys(m for row in result.rows.values() for m in row.get("published", {})))
+    header = ["Row", *metrics, *(h for m in quoted for h in (f"Published {m}", f"{m} minus published",
+                                                              "Published in 95% interval"))]
+    lines = [[row["label"], *(_metric(row, m) for m in metrics),
+              *(v for m in quoted for v in published_check(row, m))] for row in result.rows.values()]
+    lines += [[f"{label} (reference)", *(quoted_values.get(m) for m in metrics), *([None] * 3 * len(quoted))]
+              for label, quoted_values in result.results["references"].items()]
+    return header, lines
 
 
 def published_rows(results: Sequence[Result]) -> list[list]:
-    """Every row with a published Image score, across experiments: experiment, label, image, published, ..."""
+    """Every row with a published number, across experiments: experiment, row, metric, score, published, ..."""
     lines = []
     for result in results:
-        for row in result.methods.values():
-            difference, inside = published_check(row)
-            if difference is not None:
-                lines.append([result.experiment, row["label"], _score(row["image"], row["interval95"]["image"]),
-                              row["published_image"], difference, inside])
+        for row in result.rows.values():
+            for metric in row.get("published", {}):
+                published, difference, inside = published_check(row, metric)
+                lines.append([result.experiment, row["label"], metric, _metric(row, metric), published, difference,
+                              inside])
     return lines
+
+
+def difference_rows(result: Result, metrics: Sequence[str]) -> list[list]:
+    """Paired differences of every compared pair of rows on each metric: (difference, low, high)."""
+    return [[f"{c['a']} minus {c['b']}", *(None if c[m]["difference"] is None else _score(c[m]["difference"], c[m]["interval95"] or
+                                                               [c[m]["difference"]] * 2) for m in metrics)]
+            for c in result.results["comparisons"]]
 
 
 # --- re-ranking (experiment 4) -------------------------------------------------------------------------
 
 RECALL_HEADER = ["Row", *RECALL_COLUMNS, "r_mean"]
-DIFFERENCE_HEADER = ["A minus B", *RECALL_COLUMNS]
 
 
 def recall_rows(result: Result) -> list[list]:
     """Each row's recalls (score, low, high) and r_mean, then the paper's rows (quoted, never computed)."""
     lines = [[f"{key}: {row['label']}", *(_score(row[c], row["interval95"][c]) for c in RECALL_COLUMNS),
-              row["r_mean"]] for key, row in result.methods.items()]
-    lines += [[f"{label} (reference)", *map(float, values), round(float(np.mean(values)), 2)]
-              for label, values in result.results["references"].items()]
+              row["r_mean"]] for key, row in result.rows.items()]
+    lines += [[f"{label} (reference)", *(float(quoted[c]) for c in RECALL_COLUMNS),
+               round(float(np.mean([quoted[c] for c in RECALL_COLUMNS])), 2)]
+              for label, quoted in result.results["references"].items()]
     return lines
-
-
-def difference_rows(result: Result) -> list[list]:
-    """Paired differences of every compared pair of rows on each recall: (difference, low, high)."""
-    return [[f"{c['a']} minus {c['b']}", *(_score(c[m]["difference"], c[m]["interval95"]) for m in RECALL_COLUMNS)]
-            for c in result.results["comparisons"]]
 
 
 def dataset_rows(results: Sequence[Result]) -> tuple[list[str], list[list]]:
     """One table across re-ranking folders: rows x datasets, r_mean; a row a folder lacks is '-'."""
     names = [f"{Path(r.results['config']['data']).name} ({r.folder.name}, k = {r.results['k']})" for r in results]
-    keys = list(dict.fromkeys(key for r in results for key in r.methods))
-    labels = {key: next(r.methods[key]["label"] for r in results if key in r.methods) for key in keys}
-    return ["Row", *names], [[f"{key}: {labels[key]}", *(r.methods[key]["r_mean"] if key in r.methods else None
+    keys = list(dict.fromkeys(key for r in results for key in r.rows))
+    labels = {key: next(r.rows[key]["label"] for r in results if key in r.rows) for key in keys}
+    return ["Row", *names], [[f"{key}: {labels[key]}", *(r.rows[key]["r_mean"] if key in r.rows else None
                                                            for r in results)] for key in keys]
 
 
@@ -90,22 +107,20 @@ def benchmark_rows(results: Sequence[Result]) -> tuple[list[str], list[list]]:
     '-'."""
     columns = [(r, m) for r in results for m in GRIDS[r.benchmark].columns]
     header = ["Row", *(f"{r.benchmark} {m} ({r.experiment})" for r, m in columns)]
-    keys = list(dict.fromkeys(key for r in results for key in r.methods))
+    keys = list(dict.fromkeys(key for r in results for key in r.rows))
     lines = []
     for key in keys:
-        label = next(r.methods[key]["label"] for r in results if key in r.methods)
+        label = next(r.rows[key]["label"] for r in results if key in r.rows)
         cells = []
         for r, m in columns:
-            row = r.methods.get(key)
+            row = r.rows.get(key)
             value = None if row is None else row.get(m)
             cells.append(None if value is None else _score(value, row["interval95"][m] or [value, value]))
         lines.append([f"{key}: {label}", *cells])
     return header, lines
 
 
-EXPERIMENT_HEADER = ["Row", "Text", "Image", "Group", "Published Image", "Image minus published",
-                     "Published in 95% interval"]
-PUBLISHED_HEADER = ["Experiment", "Row", "Image", "Published Image", "Image minus published",
+PUBLISHED_HEADER = ["Experiment", "Row", "Metric", "Reproduced", "Published", "Reproduced minus published",
                     "Published in 95% interval"]
 
 

@@ -53,10 +53,10 @@ def test_experiments_on_every_benchmark(name, compositional, blip_paths, mlm_pat
         # Each distinct image once per model: experiment 1 loads two models, the others one.
         assert sum(encoded) == len(distinct) * (2 if experiment == "experiment1" else 1), (experiment, encoded)
         results = json.loads((out / "results.json").read_text())
-        assert results["benchmark"] == name and grid.primary in results["methods"][next(iter(results["methods"]))]
+        assert results["benchmark"] == name and grid.primary in results["rows"][next(iter(results["rows"]))]
         records[experiment] = [json.loads(line) for line in (out / "examples.jsonl").read_text().splitlines()]
         assert [r["id"] for r in records[experiment]] == list(data["id"])  # canonical order
-        assert all(set(r[next(iter(results["methods"]))]) == {f"c{c}_i{i}" for c in range(n_captions)
+        assert all(set(r[next(iter(results["rows"]))]) == {f"c{c}_i{i}" for c in range(n_captions)
                                                              for i in range(n_images)} for r in records[experiment])
 
     retrieval, captioning, processor = plain

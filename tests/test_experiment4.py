@@ -101,7 +101,7 @@ def test_recalls_equal_a_brute_force_computation(command, annotations, blip_path
                 ("img", matrix, rows["itc"], [[i] for i in data.caption_image])):
             for at in (1, 5, 10):
                 expected = round(_brute_force_recall(itc, scores, relevant, K, at), 2)
-                assert results["methods"][key][f"{prefix}_r{at}"] == pytest.approx(expected, abs=1e-9), (key, prefix)
+                assert results["rows"][key][f"{prefix}_r{at}"] == pytest.approx(expected, abs=1e-9), (key, prefix)
                 changed |= expected != round(_brute_force_recall(itc, itc, relevant, K, at), 2)
     assert changed  # on this fixture re-ranking does change some recall
     queries = [json.loads(line) for line in (out / "queries.jsonl").read_text().splitlines()]
@@ -112,8 +112,8 @@ def test_recalls_equal_a_brute_force_computation(command, annotations, blip_path
     np.testing.assert_allclose(image_query["scores"]["itm_blip"], rows["itm_blip"][4, expected_order], atol=1e-5)
     assert results["k"] == K and results["counts"]["captions"] == len(data.captions)
     assert {c["b"] for c in results["comparisons"]} == {"itc", "itm_blip"}
-    low, high = results["methods"]["itm"]["interval95"]["img_r1"]
-    assert low <= results["methods"]["itm"]["img_r1"] <= high
+    low, high = results["rows"]["itm"]["interval95"]["img_r1"]
+    assert low <= results["rows"]["itm"]["img_r1"] <= high
 
 
 def test_kill_and_resume_gives_the_same_per_query_file(command, tmp_path, capsys):
@@ -128,7 +128,7 @@ def test_kill_and_resume_gives_the_same_per_query_file(command, tmp_path, capsys
     assert len(list((killed / "pairs").glob("batch_*.npz"))) == 2 and not (killed / "queries.jsonl").exists()
     run_command_in_process(command(killed, *flags), capsys)
     assert (killed / "queries.jsonl").read_bytes() == (whole / "queries.jsonl").read_bytes()
-    a, b = (json.loads((out / "results.json").read_text())["methods"] for out in (whole, killed))
+    a, b = (json.loads((out / "results.json").read_text())["rows"] for out in (whole, killed))
     assert a == b
 
 

@@ -98,7 +98,7 @@ def test_every_row_equals_plain_forwards_on_the_same_noise(tmp_path, capsys, bli
         values = torch.tensor([s(head, text, n) for n in noise[scorer]], dtype=torch.float64)
         return (values.logsumexp(0) - math.log(3)).item() if head in "EV" else values.mean().item()
 
-    alphas = {key: results["methods"][key]["alphas"]
+    alphas = {key: results["rows"][key]["alphas"]
               for key in ("clm_prior_cv", "itm_prior_cv", "contrastive_prior_cv")}
     assert all(len(a) == 5 and set(a) <= set(ALPHAS) for a in alphas.values())
     fold = _fold_of(len(records))
@@ -144,10 +144,10 @@ def test_every_row_equals_plain_forwards_on_the_same_noise(tmp_path, capsys, bli
         torch.testing.assert_close(got, torch.tensor(grid, dtype=torch.float64), rtol=1e-5, atol=1e-5 * scale,
                                    msg=lambda m: f"{key}: {m}")
     # The blind rows tie on every image comparison; a prior cancels in the image score.
-    assert results["methods"]["clm_null"]["image"] == 0 == results["methods"]["mlm_pll"]["image"]
+    assert results["rows"]["clm_null"]["image"] == 0 == results["rows"]["mlm_pll"]["image"]
     for head in ("clm_exact", "itm_logprob", "contrastive", "vqa"):
         pmi = head.replace("_exact", "").replace("_logprob", "") + "_pmi"
-        assert results["methods"][pmi]["image"] == results["methods"][head]["image"]
+        assert results["rows"][pmi]["image"] == results["rows"][head]["image"]
 
 
 def test_experiment5_on_sugarcrepe_with_the_rows_the_checkpoints_have(tmp_path, capsys, blip2_opt_path, clip_path,
@@ -161,27 +161,27 @@ def test_experiment5_on_sugarcrepe_with_the_rows_the_checkpoints_have(tmp_path, 
     run_in_process("experiment5.py", argv, capsys)
     results, records = json.loads((out / "results.json").read_text()), read_records(out)
     # BLIP-2 has no published loss (no gated CLM row), CLIP no ITM head, and no --vqa-model was given.
-    assert list(results["methods"]) == [
+    assert list(results["rows"]) == [
         "clm_exact", "clm_exact_mean", "clm_exact_ratio", "clm_pmi", "clm_prior_cv", "clm_null", "mlm_pll",
         "contrastive", "contrastive_exact_ratio", "contrastive_ratio_gated", "contrastive_pmi",
         "contrastive_prior_cv", "contrastive_null"]
     assert results["primary"] == "accuracy" and results["benchmark"] == "sugarcrepe"
     # Accuracy by hand: caption_0 is the positive; a tie is wrong.
-    for key, row in results["methods"].items():
+    for key, row in results["rows"].items():
         correct = [r[key]["c0_i0"] > r[key]["c1_i0"] for r in records]
         assert row["accuracy"] == round(100 * sum(correct) / len(records), 2), key
     fold = _fold_of(len(records), seed=3)
     for key, raw, null in [("clm_prior_cv", "clm_exact", "clm_null"),
                            ("contrastive_prior_cv", "contrastive", "contrastive_null")]:
-        alphas = results["methods"][key]["alphas"]
+        alphas = results["rows"][key]["alphas"]
         assert len(alphas) == 5 and set(alphas) <= set(ALPHAS)
         for n, r in enumerate(records):
             for cell in r[key]:
                 expected = np.float32(r[raw][cell]) - alphas[fold[n]] * np.float32(r[null][cell])
                 assert r[key][cell] == pytest.approx(float(expected), rel=1e-6, abs=1e-6)
-        curve = results["methods"][key]["metric_by_alpha"]
-        assert curve[0] == results["methods"][raw]["accuracy"]  # alpha = 0 is the raw row
-        assert curve[-1] == results["methods"][key.replace("prior_cv", "pmi")]["accuracy"]  # alpha = 1 is PMI
+        curve = results["rows"][key]["metric_by_alpha"]
+        assert curve[0] == results["rows"][raw]["accuracy"]  # alpha = 0 is the raw row
+        assert curve[-1] == results["rows"][key.replace("prior_cv", "pmi")]["accuracy"]  # alpha = 1 is PMI
     assert json.loads((tmp_path / "priors.json").read_text())["priors"][0]["null_images"] == 2
 
     run_in_process("summarize.py", [out], capsys)

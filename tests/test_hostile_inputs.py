@@ -119,16 +119,16 @@ def test_summarize_refuses_examples_of_another_run(cli, tmp_path, winoground_dir
         run_in_process("summarize.py", [out, *extra], capsys, expect=2)
         return capsys.readouterr().out
 
-    assert "has other captions for example 0 of examples.jsonl" in summarize("--data", other)
+    assert "does not hold example 0 of examples.jsonl as the run scored it" in summarize("--data", other)
     assert not (out / "examples.html").exists() and (out / "scores.png").exists()
     records = (out / "examples.jsonl").read_text().splitlines()
     (out / "examples.jsonl").write_text("\n".join(records[:2]) + "\n")
     assert "holds 2 examples but results.json counts 4" in summarize()
     (out / "examples.jsonl").write_text("\n".join(records) + "\n")
     results = json.loads((out / "results.json").read_text())
-    del results["methods"]["itm"]["interval95"]
+    del results["rows"]["itm"]["interval95"]
     (out / "results.json").write_text(json.dumps(results))
-    assert "results.json lacks methods.itm.interval95" in summarize()
+    assert "results.json lacks rows.itm.interval95" in summarize()
 
 
 def test_two_runs_on_one_fresh_swap_cache_lose_no_entries(cli, tmp_path, blip_paths, mlm_path, winoground_dir):

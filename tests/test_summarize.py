@@ -88,25 +88,31 @@ def test_tables_figures_and_page(finished):
         folder = finished / experiment
         results = json.loads((folder / "results.json").read_text())
         section = done.stdout.split(f"## {experiment} (")[1].split("## ")[0]
-        for row in results["methods"].values():
-            cells = table_row(section, row["label"])
-            for cell, kind in zip(cells[1:4], ("text", "image", "group")):
+        header = table_row(section, "Row")
+        for row in results["rows"].values():
+            cells = dict(zip(header, table_row(section, row["label"])))
+            for kind in ("text", "image", "group"):
                 low, high = row["interval95"][kind]
-                assert cell == f"{row[kind]:.2f} [{low:.2f}, {high:.2f}]"
-            published = row["published_image"]
+                assert cells[kind] == f"{row[kind]:.2f} [{low:.2f}, {high:.2f}]"
+            published = row.get("published", {}).get("image")
+            checks = [cells.get(k, "-") for k in ("Published image", "image minus published",
+                                                   "Published in 95% interval")]
             if published is None:
-                assert cells[4:] == ["-", "-", "-"]
+                assert checks == ["-", "-", "-"]
             else:
                 low, high = row["interval95"]["image"]
-                assert cells[4:] == [f"{published:.2f}", f"{row['image'] - published:.2f}",
-                                     "yes" if low <= published <= high else "no"]
-        for png in ("scores.png", "tags.png"):
+                assert checks == [f"{published:.2f}", f"{row['image'] - published:.2f}",
+                                  "yes" if low <= published <= high else "no"]
+        assert table_row(section, "Humans (Thrush et al., 2022) (reference)")[1:4] == ["85.50", "89.50", "88.50"]
+        for png in ("scores.png", "groups.png"):
             with Image.open(folder / png) as image:
                 pixels = np.asarray(image.convert("L"))
             assert image.size[0] >= 600 and pixels.std() > 10  # drawn, not blank
-    assert table_row(done.stdout, "BLIP contrastive head")[4] == "13.50"
-    combined = done.stdout.split("## All rows with a published Image score")[1]
-    assert table_row(combined, "experiment2 | DistilRoBERTa + BLIP ITM head score ratios (as published)")[3] == "32.75"
+    first = done.stdout.split("## experiment1 (")[1]
+    assert dict(zip(table_row(first, "Row"), table_row(first, "BLIP contrastive head")))["Published image"] == "13.50"
+    combined = done.stdout.split("## All rows with a published number")[1]
+    cells = table_row(combined, "experiment2 | DistilRoBERTa + BLIP ITM head score ratios (as published)")
+    assert cells[2] == "image" and cells[4] == "32.75"
 
 
 def test_page_ids_thumbnails_and_filters(finished):
@@ -125,9 +131,9 @@ def test_page_ids_thumbnails_and_filters(finished):
     for comparison in results["comparisons"]:
         a, b = comparison["a"], comparison["b"]
         for kind in ("text", "image", "group"):
-            right = {r["id"] for r in records if winoground([r], a, results["methods"][a]["higher_is_better"])[kind]}
+            right = {r["id"] for r in records if winoground([r], a, results["rows"][a]["higher_is_better"])[kind]}
             wrong_b = {r["id"] for r in records
-                       if not winoground([r], b, results["methods"][b]["higher_is_better"])[kind]}
+                       if not winoground([r], b, results["rows"][b]["higher_is_better"])[kind]}
             assert set(filters[f"{a} right, {b} wrong ({kind})"]) == right & wrong_b
     assert any(filters.values())  # the tiny models do disagree somewhere
     text = (finished / "experiment2" / "examples.html").read_text()
@@ -137,20 +143,21 @@ def test_page_ids_thumbnails_and_filters(finished):
 def test_latex(finished):
     done = _summarize(finished / "experiment1", "--latex")
     assert done.returncode == 0
-    assert done.stdout.count(r"\begin{tabular}") == 2 and r"\toprule" in done.stdout and r"\bottomrule" in done.stdout
+    # The folder's rows, its paired differences, and the rows with a published number.
+    assert done.stdout.count(r"\begin{tabular}") == 3 and r"\toprule" in done.stdout and r"\bottomrule" in done.stdout
     assert "P(T given I) from BLIP causal-LM head (as published) & " in done.stdout and "| " not in done.stdout
 
 
 def test_missing_image_source_still_writes_tables_and_figures(finished, tmp_path):
     folder = tmp_path / "experiment1"
     shutil.copytree(finished / "experiment1", folder)
-    for name in ("scores.png", "tags.png", "examples.html"):
+    for name in ("scores.png", "groups.png", "examples.html"):
         (folder / name).unlink(missing_ok=True)
     done = _summarize(folder, "--data", tmp_path / "gone")
     assert done.returncode == 0 and "Traceback" not in done.stderr
     errors = [line for line in done.stdout.splitlines() if "no examples.html" in line]
     assert len(errors) == 1 and "gone" in errors[0]
-    assert (folder / "scores.png").exists() and (folder / "tags.png").exists()
+    assert (folder / "scores.png").exists() and (folder / "groups.png").exists()
     assert not (folder / "examples.html").exists() and "| BLIP ITM head |" in done.stdout
 
 
@@ -205,7 +212,7 @@ def test_retrieval_tables_figure_and_queries_page(reranked, tmp_path):
     results = json.loads((out / "results.json").read_text())
     section = done.stdout.split(f"## experiment4 ({out}")[1].split("## ")[0]
     columns = ["txt_r1", "txt_r5", "txt_r10", "img_r1", "img_r5", "img_r10"]
-    for key, row in results["methods"].items():
+    for key, row in results["rows"].items():
         cells = table_row(section, f"{key}: {row['label']}")
         assert cells[1:7] == [f"{row[c]:.2f} [{row['interval95'][c][0]:.2f}, {row['interval95'][c][1]:.2f}]"
                               for c in columns] and cells[7] == f"{row['r_mean']:.2f}"
@@ -216,7 +223,7 @@ def test_retrieval_tables_figure_and_queries_page(reranked, tmp_path):
     assert table_row(section, "BLIP ViT-L, COCO 5K fine-tuned (paper, Table 5) (reference)")[1] == "82.40"
     across = done.stdout.split("## r_mean of every re-ranking row across folders")[1]
     assert table_row(across, "itm: ITM match logit ([CLS] first, as published)")[1:] == [
-        f"{results['methods']['itm']['r_mean']:.2f}"] * 2
+        f"{results['rows']['itm']['r_mean']:.2f}"] * 2
     with Image.open(out / "recalls.png") as image:
         assert image.size[0] >= 800 and np.asarray(image.convert("L")).std() > 10
 
@@ -235,7 +242,7 @@ def test_retrieval_tables_figure_and_queries_page(reranked, tmp_path):
     image_of = [i for i, e in enumerate(entries) for _ in e["caption"]]
     truth = {("t", q): {c for c, i in enumerate(image_of) if i == q} for q in range(8)}
     truth |= {("i", q): {image_of[q]} for q in range(19)}
-    methods = results["methods"]
+    methods = results["rows"]
 
     def key(q):
         return ("t" if q["task"] == "text_retrieval" else "i", q["query"])
@@ -324,7 +331,7 @@ def test_grid_benchmarks_tables_pages_and_the_table_across_benchmarks(finished, 
         results = json.loads((folder / "results.json").read_text())
         section = out.split(f"## experiment1 ({folder}")[1].split("## ")[0]
         primary = GRIDS[name].primary
-        for row in results["methods"].values():
+        for row in results["rows"].values():
             low, high = row["interval95"][primary]
             assert table_row(section, row["label"])[1] == f"{row[primary]:.2f} [{low:.2f}, {high:.2f}]"
         page = Page()
@@ -337,17 +344,43 @@ def test_grid_benchmarks_tables_pages_and_the_table_across_benchmarks(finished, 
         for comparison in results["comparisons"]:  # recomputed from each benchmark's definition
             a, b = comparison["a"], comparison["b"]
             right = {key: {r["id"] for r in records if _right(name, [r[key][f"c{c}_i0"] for c in range(
-                GRIDS[name].shape[1])], results["methods"][key]["higher_is_better"])} for key in (a, b)}
+                GRIDS[name].shape[1])], results["rows"][key]["higher_is_better"])} for key in (a, b)}
             assert set(filters[f"{a} right, {b} wrong"]) == right[a] - right[b]
     across = out.split("## Every row on every benchmark, main metrics with 95% intervals")[1]
     header = across.strip().splitlines()[0]
     assert "sugarcrepe mean (experiment1)" in header and "whatsup-a accuracy (experiment1)" in header
     assert "sugarcrepe-pp itt (experiment1)" in header
     assert "winoground group (experiment1)" in header
-    itm = json.loads((folders["whatsup-a"] / "results.json").read_text())["methods"]["itm"]
+    itm = json.loads((folders["whatsup-a"] / "results.json").read_text())["rows"]["itm"]
     cells = table_row(across, f"itm: {itm['label']}")
     column = header.strip("|").split("|").index(" whatsup-a accuracy (experiment1) ")
     assert cells[column] == f"{itm['accuracy']:.2f} [{itm['interval95']['accuracy'][0]:.2f}, " \
                             f"{itm['interval95']['accuracy'][1]:.2f}]"
     with Image.open(tmp_path / "benchmarks.png") as image:
         assert np.asarray(image.convert("L")).std() > 10
+
+
+def test_a_folder_of_an_earlier_release_still_summarizes(tmp_path, winoground_dir):
+    """results.json as releases before schema 2 wrote it: rows under "methods", quoted rows as a list."""
+    folder = tmp_path / "old"
+    folder.mkdir()
+    examples = [json.loads(line) for line in (winoground_dir / "examples.jsonl").read_text().splitlines()[:2]]
+    records = [{"id": ex["id"], "caption_0": ex["caption_0"], "caption_1": ex["caption_1"], "tag": "Object",
+                "secondary_tag": "", "num_main_preds": 1,
+                "itm": {"c0_i0": 1.0, "c0_i1": 0.0, "c1_i0": 0.0, "c1_i1": float(ex["id"])}} for ex in examples]
+    (folder / "examples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    (folder / "results.json").write_text(json.dumps({
+        "config": {"experiment": "experiment1", "data": str(winoground_dir), "limit": 2, "seed": 0},
+        "n_examples": 2, "comparisons": [],
+        "methods": {"itm": {"label": "BLIP ITM head", "higher_is_better": True, "published_image": 24.25,
+                            "text": 50.0, "image": 50.0, "group": 50.0,
+                            "interval95": {"text": [0.0, 100.0], "image": [0.0, 100.0], "group": [0.0, 100.0]},
+                            "breakdown": {"tag=Object": {"n": 2, "text": 50.0, "image": 50.0, "group": 50.0}}}},
+        "references": [{"label": "VQ2 (external)", "text": None, "image": None, "group": None,
+                        "published_image": 42.2}]}))
+    done = _summarize(folder)
+    assert done.returncode == 0, done.stdout
+    cells = dict(zip(table_row(done.stdout, "Row"), table_row(done.stdout, "BLIP ITM head")))
+    assert cells["image"] == "50.00 [0.00, 100.00]" and cells["Published image"] == "24.25"
+    assert table_row(done.stdout, "VQ2 (external) (reference)")[3] == "42.20"
+    assert (folder / "examples.html").exists() and (folder / "groups.png").exists()

@@ -6,6 +6,7 @@ import io
 import json
 import struct
 import zlib
+from pathlib import Path
 
 import datasets
 import PIL.ImageFile
@@ -13,7 +14,7 @@ import pytest
 import torch
 from fixtures import draw_image, write_winoground_folder
 from PIL import Image
-from scripts import read_records, run
+from scripts import read_records, run, run_command_in_process
 
 import scoring
 from benchmarks.winoground import COLUMNS, load_winoground
@@ -141,15 +142,37 @@ def test_file_that_cannot_be_decoded_keeps_finished_work(cli, tmp_path):
     assert [r["id"] for r in read_records(out)] == [0, 1, 2, 3]  # the two batches before it
 
 
+def _differing_scores(a: Path, b: Path) -> list[tuple]:
+    """Every (id, row, cell, score in a, score in b) that differs between two examples.jsonl, for the failure line."""
+    out = []
+    for ra, rb in zip(*(read_records(folder) for folder in (a, b))):
+        out += [(ra["id"], key, cell, value, rb[key][cell]) for key, cells in ra.items() if isinstance(cells, dict)
+                for cell, value in cells.items() if rb[key][cell] != value]
+    return out
+
+
 def test_experiment_results_are_identical_for_any_worker_count(cli, tmp_path):
     outs = {workers: tmp_path / f"w{workers}" for workers in (0, 2)}
     for workers, out in outs.items():
         done = run(cli("experiment1", out, "--workers", str(workers)))
         assert done.returncode == 0, done.stderr
-    assert (outs[0] / "examples.jsonl").read_bytes() == (outs[2] / "examples.jsonl").read_bytes()
-    methods = [json.loads((out / "results.json").read_text())["methods"] for out in outs.values()]
-    assert methods[0] == methods[1]
+    same = (outs[0] / "examples.jsonl").read_bytes() == (outs[2] / "examples.jsonl").read_bytes()
+    assert same, _differing_scores(outs[0], outs[2])
+    rows = [json.loads((out / "results.json").read_text())["rows"] for out in outs.values()]
+    assert rows[0] == rows[1]
     assert json.loads((outs[0] / "config.json").read_text()).get("workers") is None  # not a result-changing argument
+
+
+def test_a_run_fixes_its_thread_count_for_every_library(cli, tmp_path, capsys, monkeypatch):
+    """torch.set_num_threads also turns MKL's dynamic thread count off; without the call MKL may use fewer threads
+    than torch's count whenever it judges best, and a product's bits change with its number of threads."""
+    calls = []
+    original = torch.set_num_threads
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: calls.append(n) or original(n))
+    run_command_in_process(cli("experiment1", tmp_path / "out", "--limit", "2"), capsys)
+    assert calls[:1] == [torch.get_num_threads()]
+    versions = json.loads((tmp_path / "out" / "results.json").read_text())["versions"]
+    assert versions["torch_threads"] == torch.get_num_threads()
 
 
 def test_negative_workers_is_one_line(winoground_dir, scorers):
