@@ -32,7 +32,6 @@ class Grid:
     fields: tuple[str, ...] = ()  # the grouping fields each example carries
     references: dict | None = None  # rows quoted from the literature: {label: {metric: value}}
     default_source: str | None = None  # where --data points when it is not given (a hub id)
-    check_images: Callable | None = None  # (data) -> None; default: every file and box (benchmarks/grids.py)
     main_metrics: tuple[str, ...] = ()  # the columns of the table across benchmarks; default: (primary,)
     chance: dict | None = None  # {metric: percent} a random score gets, drawn as lines in the figures
     correct: Callable | None = None  # (scores, higher_is_better) -> {kind: bool per example}; default below
@@ -77,7 +76,7 @@ class Grid:
 
     def check(self, data) -> None:
         """Check every image file (and crop box) before any model work, naming the first bad one."""
-        (self.check_images or partial(check_grid_images, n_images=self.shape[0]))(data)
+        check_grid_images(data, self.shape[0])
 
 
 def _winoground(source, image_root=None, limit=None):
@@ -87,7 +86,7 @@ def _winoground(source, image_root=None, limit=None):
 GRIDS = {g.name: g for g in [
     Grid("winoground", (2, 2), _winoground, winoground.metrics, "group", ("tag", "secondary_tag", "num_main_preds"),
          winoground.REFERENCES, default_source=winoground.DEFAULT_SOURCE,
-         check_images=winoground.check_winoground_images, main_metrics=("group", "image"), chance=winoground.CHANCE,
+         main_metrics=("group", "image"), chance=winoground.CHANCE,
          breakdown=winoground.groups, compared=winoground.KINDS, published=winoground.PUBLISHED,
          published_families=winoground.PUBLISHED_FAMILIES, display_name="Winoground"),
     Grid("sugarcrepe", sugarcrepe.SHAPE, sugarcrepe.load, sugarcrepe.metrics, sugarcrepe.PRIMARY, sugarcrepe.FIELDS,

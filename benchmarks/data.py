@@ -1,19 +1,18 @@
 """What every benchmark loader shares: checking captions, ids and image files, and fingerprinting the data.
 
 A loader reads its benchmark's files into a `datasets.Dataset` whose image columns are undecoded (a
-path, or the file's bytes). `check_images` then checks every image file without decoding it, naming
-each bad one, before any model work; `data_fingerprint` gives the content a run scored, so that a run
+path, or the file's bytes), and `benchmarks.grids.check_grid_images` checks every image file without
+decoding it before any model work; `data_fingerprint` gives the content a run scored, so that a run
 started again on edited data is refused instead of silently reusing old scores.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from typing import Callable, Iterable, Mapping, Sequence
+from typing import Iterable, Sequence
 
 import datasets
 
-from benchmarks.images import check_image
 from common.errors import InputError
 from common.fingerprints import digest, file_stamp
 
@@ -39,23 +38,6 @@ def undecoded(data: datasets.Dataset, image_columns: Sequence[str]) -> datasets.
     for column in image_columns:
         data = data.cast_column(column, datasets.Image(decode=False))
     return data
-
-
-def check_images(data: datasets.Dataset, image_columns: Sequence[str], name: Callable[[Mapping, str], str]) -> None:
-    """Check every image file's structure (without decoding it); `name(row, column)` names a bad one."""
-    for row in undecoded(data, image_columns):
-        for column in image_columns:
-            stored = row[column]
-            if stored["bytes"] is not None:
-                check_image(stored["bytes"], name(row, column))
-                continue
-            try:
-                with open(stored["path"], "rb") as f:
-                    content = f.read()
-            except OSError:
-                raise InputError(f"image {stored['path']} is missing or unreadable: restore it, or pass the "
-                                 f"folder that holds the data") from None
-            check_image(content, name(row, column))
 
 
 def data_fingerprint(data: datasets.Dataset, image_columns: Sequence[str]) -> str:

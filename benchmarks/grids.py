@@ -21,7 +21,7 @@ import datasets
 import numpy as np
 import PIL.Image
 
-from benchmarks.data import check_caption, check_unique
+from benchmarks.data import check_caption, check_unique, undecoded
 from benchmarks.images import ImageTooLarge, check_image, too_large
 from common.errors import InputError
 
@@ -103,7 +103,7 @@ def local_image(root: Path, relative: str, where: str) -> dict:
 def check_grid_images(data: datasets.Dataset, n_images: int) -> None:
     """Every image file checked without decoding it, and every crop box on its image, naming the first bad one."""
     sizes: dict[str, tuple[int, int]] = {}
-    for row in data:
+    for row in undecoded(data, [f"image_{i}" for i in range(n_images)]):
         for i in range(n_images):
             stored = row[f"image_{i}"]
             name = stored["path"] or f"image_{i} of example {row['id']}"

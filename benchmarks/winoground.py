@@ -23,7 +23,8 @@ from typing import Callable, Iterable, Mapping, Sequence
 import datasets
 import numpy as np
 
-from benchmarks.data import check_caption, check_images, check_unique
+from benchmarks.data import check_caption, check_unique
+from benchmarks.grids import check_grid_images
 from benchmarks.hub import PARQUET_CONVERSION, Hub, HuggingFaceHub
 from common.errors import InputError, first_line
 
@@ -51,7 +52,8 @@ def load_winoground(source: str = DEFAULT_SOURCE, limit: int | None = None, *, h
     A local folder holds `examples.jsonl` and `images/<stem>.png` (the hub's original file layout).
     Captions must be non-empty strings and ids unique. With `check`, every image file is checked here
     (structure and checksums, without decoding; see `benchmarks.images.check_image`) so that an unreadable
-    file fails now, naming the file, not an hour into a run; `check_winoground_images` does it later.
+    file fails now, naming the file, not an hour into a run (`benchmarks.grids.check_grid_images`, the check of
+    every grid benchmark).
     Images decode when a row is read. Raises `InputError` with one line for every problem a user can fix.
     """
     if limit is not None and limit < 1:
@@ -65,17 +67,11 @@ def load_winoground(source: str = DEFAULT_SOURCE, limit: int | None = None, *, h
     else:
         data = _from_hub(source, limit, hub or HuggingFaceHub())
     if check:
-        check_winoground_images(data)
+        check_grid_images(data, len(IMAGE_COLUMNS))
     return data
 
 
 IMAGE_COLUMNS = ("image_0", "image_1")
-
-
-def check_winoground_images(data: datasets.Dataset) -> None:
-    """Check every image file without decoding it, naming the first bad one."""
-    check_images(data, IMAGE_COLUMNS, lambda row, column: row[column]["path"] or
-                 f"{column} of example {row['id']} in the parquet files")
 
 
 def _from_hub(repo_id: str, limit: int | None, hub: Hub) -> datasets.Dataset:

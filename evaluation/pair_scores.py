@@ -71,7 +71,7 @@ def score_pairs(scorers: Mapping, terms: Sequence[Term], texts: Mapping[str, Seq
         progress.update(len(ranges) - len(pending))
     ranks.barrier()  # every rank has listed the unfinished batches before any rank stores one
     pending = ranks.share(pending)
-    roles = sorted({t.model for t in terms})
+    roles = sorted({t.role for t in terms})
     preprocessors = {preprocess_key(scorers[r]): scorers[r].preprocess for r in roles}
     pin = any(scorers[r].device.type == "cuda" for r in roles)
     bounds = np.searchsorted(pairs[:, 1], [r.start for r in ranges] + [len(images)])
@@ -84,7 +84,7 @@ def score_pairs(scorers: Mapping, terms: Sequence[Term], texts: Mapping[str, Seq
             features = scorer.encode(batch.pixels_for(scorer))
             by_text = defaultdict(list)  # the heads each text variant needs, so one pass serves them together
             for term in terms:
-                if term.model == role:
+                if term.role == role:
                     by_text[term.text].append(term.head)
             for text, heads in by_text.items():
                 chunks = [mine[s:s + pair_batch] for s in range(0, len(mine), pair_batch)]

@@ -27,10 +27,9 @@ class NonFiniteScore(InputError):
 
 
 def example_records(examples: Sequence[Mapping], scores: Mapping[str, torch.Tensor],
-                    swaps: Mapping[str, Sequence[Swap]] | None = None,
-                    fields: Sequence[str] = ("tag", "secondary_tag", "num_main_preds")) -> list[dict]:
+                    swaps: Mapping[str, Sequence[Swap]] | None, fields: Sequence[str]) -> list[dict]:
     """Records of finished examples; `scores[row]` has shape (n_examples, captions, images), indexed [example,
-    caption, image]; `fields` are the grouping fields each example keeps (Winoground's tags by default).
+    caption, image]; `fields` are the grouping fields each example keeps (the benchmark's `Grid.fields`).
 
     `swaps[search]` holds one Swap per caption, the captions of each example in turn, as the experiments
     search them. The gated search's records say None where its gate is closed.

@@ -33,7 +33,7 @@ MLM_HEADS = {"pll": True, "gate": True}
 
 @dataclass(frozen=True)
 class Term:
-    model: str  # the role of the checkpoint that computes it, e.g. "itm" for --itm-model
+    role: str  # the role of the checkpoint that computes it: "itm" for --itm-model, "clm", "mlm", "first_stage"
     head: str  # that checkpoint's head (scoring/)
     text: str = T  # T, or a perturb.swap search name: the T' that search finds for the caption
     image: str = IMAGE  # IMAGE, or NULL for the text's prior over the null images
@@ -47,7 +47,7 @@ class Term:
             raise ValueError("a prior (null-image term) is the caption's: its text is T")
 
     def __str__(self) -> str:
-        return f"{self.model}/{self.head}/{self.text}" + ("/null" if self.image == NULL else "")
+        return f"{self.role}/{self.head}/{self.text}" + ("/null" if self.image == NULL else "")
 
 
 # --- how a row combines its terms' scores ------------------------------------------------------------
@@ -113,8 +113,8 @@ class Row:
         return self.combine(*(term_scores[t] for t in self.terms), **({} if alpha is None else {"alpha": alpha}))
 
     @property
-    def models(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(t.model for t in self.terms))
+    def roles(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(t.role for t in self.terms))
 
 
 def terms_of(rows: Sequence[Row]) -> list[Term]:

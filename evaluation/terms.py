@@ -50,7 +50,7 @@ def caption_priors(scorers: Mapping[str, Scorer], rows: Sequence[Row], captions:
     With `share` (a rank's share of the work under torchrun), only this rank's chunks of the missing priors
     are computed into the cache, and nothing is returned.
     """
-    needed = dict.fromkeys((t.model, t.head) for row in rows for t in row.terms if t.image == NULL)
+    needed = dict.fromkeys((t.role, t.head) for row in rows for t in row.terms if t.image == NULL)
     prior_of = {}
     for role in dict.fromkeys(role for role, _ in needed):
         scorer = scorers[role]
@@ -84,7 +84,7 @@ def row_terms(scorers: Mapping[str, Scorer], mlm, batch: Batch, rows: Sequence[R
     for role, scorer in scorers.items():
         texts_of_head: dict[str, set] = {}
         for t in terms:
-            if t.model == role and t.image != NULL:
+            if t.role == role and t.image != NULL:
                 texts_of_head.setdefault(t.head, set()).add(t.text)
         calls: dict[tuple, list[str]] = {}  # the searches whose T' a call scores beside T -> its heads
         for head, texts in texts_of_head.items():
@@ -96,9 +96,9 @@ def row_terms(scorers: Mapping[str, Scorer], mlm, batch: Batch, rows: Sequence[R
             out |= {t: v.cpu() for t, v in scores.items() if t in terms}
     for t in terms:
         if t.image == NULL:
-            out[t] = per_caption([prior_of[t.model, t.head][c] for c in captions])
-        elif t.model == MLM and t.head == "pll":
+            out[t] = per_caption([prior_of[t.role, t.head][c] for c in captions])
+        elif t.role == MLM and t.head == "pll":
             out[t] = per_caption(pseudo_log_likelihoods(*mlm, captions))
-        elif t.model == MLM and t.head == "gate":
+        elif t.role == MLM and t.head == "gate":
             out[t] = per_caption([swap.text is not None for swap in swaps[GATED]])
     return out

@@ -83,12 +83,11 @@ class GridRun:
         self.published: dict[str, dict] = {}  # row -> {metric: value} the original write-up gave (Grid.published)
 
     def already_finished(self) -> bool:
-        """True when this folder holds the finished run of these same inputs: its tables are printed and
-        nothing needs loading. Otherwise every image file is checked, before any model work."""
+        """True when this folder holds the finished run of these same inputs; then its tables are printed, and
+        nothing needs loading."""
         if self.log.finished:
             self._print(read_results(self.log.out_dir), "printed from its results.json; nothing was recomputed")
             return True
-        self.ranks.first(lambda: self.grid.check(self.data))
         return False
 
     def load_scorer(self, role: str, name_or_path: str, head: str) -> Scorer:
@@ -110,7 +109,9 @@ class GridRun:
         """Load every checkpoint the script's --<role>-model flags name (an empty name leaves that role out) and
         return the rows they can compute, after finding what those rows need before any example is scored: T' of
         every caption by each search they use (from the --swap-cache, or searched now: evaluation/swaps.py), and
-        every caption's prior over null images (`priors`)."""
+        every caption's prior over null images (`priors`). Every image file is checked first, before any model
+        loads (benchmarks/grids.py)."""
+        self.ranks.first(lambda: self.grid.check(self.data))
         for role, head in ROLE_HEADS.items():
             if getattr(self.args, f"{role}_model", None):
                 self.load_scorer(role, getattr(self.args, f"{role}_model"), head)
@@ -133,7 +134,7 @@ class GridRun:
         computable = []
         for row in rows:
             if all(self._has_head(t) for t in row.terms):
-                first = self.scorers.get(row.terms[0].model)
+                first = self.scorers.get(row.terms[0].role)
                 label = row.label.format(model=first.display_name) if first else row.label
                 computable.append(dataclasses.replace(row, label=label))
                 published = self.grid.published_numbers(row.key, first.family) if first else None
@@ -142,9 +143,9 @@ class GridRun:
         return computable
 
     def _has_head(self, term: Term) -> bool:
-        if term.model == MLM:
+        if term.role == MLM:
             return self.mlm is not None and term.head in MLM_HEADS
-        return term.model in self.scorers and term.head in self.scorers[term.model].heads
+        return term.role in self.scorers and term.head in self.scorers[term.role].heads
 
     def swaps(self, captions: Sequence[str]) -> dict[str, list[Swap]]:
         """T' of each caption by each search `load_mlm` was given."""
@@ -240,7 +241,7 @@ class GridRun:
         keys = {row.key for row in rows}
         comparisons = [(a, b) for a, b in comparisons if a in keys and b in keys]
         models = {role: {"name_or_path": s.name_or_path, "family": s.family,
-                         "rows": [row.key for row in rows if role in row.models]} for role, s in self.scorers.items()}
+                         "rows": [row.key for row in rows if role in row.roles]} for role, s in self.scorers.items()}
         extra = {"models": models, **(extra or {})}
         if self.found_swaps:
             extra["captions_without_swap"] = count_without_swap(records)

@@ -65,7 +65,7 @@ class RetrievalRun:
     def _models(self) -> dict[str, str]:
         """The checkpoint of each role the rows need: the first stage, the terms' models, the masked LM for T'."""
         models = {"first_stage": self.args.first_stage_model or self.args.itm_model}
-        models |= {t.model: getattr(self.args, f"{t.model}_model") for t in self.terms}
+        models |= {t.role: getattr(self.args, f"{t.role}_model") for t in self.terms}
         if any(t.text != T for t in self.terms):
             models["mlm"] = self.args.mlm_model
         return models
@@ -85,7 +85,7 @@ class RetrievalRun:
         texts (BLIP's retrieval checkpoints: at most 35 tokens)."""
         models = self._models()
         self.scorers["first_stage"] = load_scorer(models["first_stage"], SIMILARITY.head, self.device, self.dtype)
-        heads = {t.model: t.head for t in reversed(self.terms)}  # a head each role must have
+        heads = {t.role: t.head for t in reversed(self.terms)}  # a head each role must have
         for role, head in heads.items():
             self.scorers[role] = load_scorer(models[role], head, self.device, self.dtype)
         for scorer in self.scorers.values():

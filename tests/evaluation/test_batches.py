@@ -123,7 +123,7 @@ def test_check_catches_truncated_jpeg(tmp_path):
         def download(self, repo_id, filename, revision):
             return str(path)
 
-    with pytest.raises(InputError, match="image_0 of example 0 in the parquet files cannot be read"):
+    with pytest.raises(InputError, match="image_0 of example 0 cannot be read"):
         load_winoground("facebook/winoground", hub=OneFile())
 
 
