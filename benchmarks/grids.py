@@ -58,11 +58,20 @@ def grid_dataset(rows: Sequence[Mapping], n_images: int, n_captions: int, fields
 
 
 def read_json(path: Path, what: str):
-    """A JSON annotation file, with one line for a missing, unreadable or non-UTF-8 one."""
+    """A JSON annotation file, with one line for a missing, unreadable or non-UTF-8 one, and for a key that one
+    object repeats (`json` would keep the last one silently: an example lost, or one scored twice)."""
     if not path.is_file():
         raise InputError(f"{path} not found: {what}")
+
+    def unique_keys(pairs: list[tuple[str, object]]) -> dict:
+        keys = [key for key, _ in pairs]
+        repeated = next((key for key in keys if keys.count(key) > 1), None)
+        if repeated is not None:
+            raise InputError(f"{path} repeats the key {repeated!r} in one object: give each entry its own key")
+        return dict(pairs)
+
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8"), object_pairs_hook=unique_keys)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise InputError(f"cannot read {path} as UTF-8 JSON ({type(e).__name__}): {what}") from None
 

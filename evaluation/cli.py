@@ -113,6 +113,8 @@ def retrieval_parser(description: str, rows: Sequence[str], default_rows: Sequen
 # Flags that must be at least this, checked before any data or model is loaded.
 MINIMUM = {"batch_size": 1, "pair_batch_size": 1, "k": 1, "limit": 1, "workers": 0, "seed": 0,
            "max_image_pixels": 0, "null_images": 1}
+# Seeds go to torch and numpy generators, also as seed + k for the k-th null image: a 32-bit seed fits them all.
+MAXIMUM = {"seed": 2**32 - 1}
 
 
 def validate(args: argparse.Namespace) -> None:
@@ -121,6 +123,10 @@ def validate(args: argparse.Namespace) -> None:
         value = getattr(args, name, None)
         if value is not None and value < least:
             raise InputError(f"--{name.replace('_', '-')} must be at least {least}, got {value}")
+    for name, most in MAXIMUM.items():
+        value = getattr(args, name, None)
+        if value is not None and value > most:
+            raise InputError(f"--{name.replace('_', '-')} must be at most {most}, got {value}")
     try:
         device = torch.device(args.device)
     except RuntimeError:

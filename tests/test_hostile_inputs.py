@@ -72,6 +72,7 @@ def test_cuda_without_a_gpu_leaves_nothing_behind(cli, tmp_path):
 
 
 @pytest.mark.parametrize("flags,phrase", [(["--seed", "-1"], "--seed must be at least 0"),
+                                          (["--seed", str(2**64 - 1)], "--seed must be at most 4294967295"),
                                           (["--device", "gpu"], "--device gpu is not a torch device")])
 def test_bad_flags_fail_before_any_work(cli, tmp_path, flags, phrase):
     out = tmp_path / "out"

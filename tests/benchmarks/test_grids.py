@@ -4,6 +4,7 @@ metric against values worked out by hand on small score grids."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -119,6 +120,17 @@ def _one_by_n(right: list[bool], n: int = 2, tie: int | None = None) -> np.ndarr
     if tie is not None:
         scores[tie, 0, 0] = scores[tie, 1, 0] = 0.0  # a tie is wrong
     return scores
+
+
+def test_a_key_repeated_in_one_json_object_is_one_line(tmp_path, data_paths):
+    # json would keep the last of the two: one example lost without a word.
+    folder = tmp_path / "data"
+    shutil.copytree(data_paths["sugarcrepe"], folder)
+    text = (folder / "add_att.json").read_text()
+    (folder / "add_att.json").write_text(text.replace('"1": {', '"0": {', 1))
+    with pytest.raises(InputError, match=r"add_att.json repeats the key '0' in one object") as e:
+        GRIDS["sugarcrepe"].load(str(folder), str(data_paths["sugarcrepe_images"]))
+    assert "\n" not in str(e.value)
 
 
 def test_sugarcrepe_pp_itt_needs_both_positives_above_the_negative():

@@ -28,6 +28,13 @@ def test_null_images_follow_the_recipe(clm):
         assert torch.equal(pixels[k], torch.randn((3, size["height"], size["width"]), generator=g))
 
 
+def test_the_largest_seed_the_flags_accept_draws_null_images(clm):
+    from evaluation.cli import MAXIMUM
+
+    pixels = null_pixels(clm, 3, seed=MAXIMUM["seed"])  # seeds MAXIMUM, MAXIMUM + 1, MAXIMUM + 2
+    assert pixels.shape[0] == 3 and torch.isfinite(pixels).all()
+
+
 def test_averages_in_probability_or_in_score():
     scores = torch.tensor([[-1.0, -2.0, -4.0], [0.5, 0.25, 0.0]])
     in_probability = average_over_null_images(scores, True)
