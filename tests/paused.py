@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import runpy
+import signal
 import sys
 import time
 from pathlib import Path
@@ -44,6 +45,9 @@ def pause_after(cls, method: str, after: int, ready: Path) -> None:
 
 def main() -> None:
     ready, after, rank, script, *argv = sys.argv[1:]
+    # A process started in the background by a non-interactive shell (a CI runner, `cmd &`) inherits SIGINT
+    # ignored, and Python then installs no KeyboardInterrupt handler: take the one a terminal's run has.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     if rank in ("any", os.environ.get("RANK", "0")):
         for cls, method in ((RunLog, "append"), (PairStore, "save")):
             pause_after(cls, method, int(after), Path(ready))
