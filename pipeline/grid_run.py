@@ -5,7 +5,7 @@ A script keeps only its own idea: its rows.
     run = GridRun(args, "experiment1")           # flags checked, data read, run bound to data and models
     if not run.already_finished():               # else: same inputs as a finished run; its table, nothing loaded
         rows = run.prepare(ROWS)                 # checkpoints loaded; the rows they can compute; T' and priors
-        run.report(run.score_rows(rows), rows, REFERENCES, COMPARISONS)   # results.json, tables, wall time
+        run.report(run.score_rows(rows), rows, COMPARISONS)   # results.json, tables, wall time
 
 Each batch's terms (the scores the rows combine) come from evaluation/terms.py, the same path for every
 experiment. A run is bound to what it scored: its config.json holds the flags and the fingerprints of the
