@@ -20,12 +20,12 @@ ROWS = [
     Row("contrastive", "{model} contrastive head", (Term("itm", "contrastive"),)),
     Row("itm", "{model} ITM head", (Term("itm", "itm"),)),
     Row("itm_logprob", "{model} ITM head, log P(match) (exact)", (Term("itm", "itm_logprob"),)),
-    Row("itm_enc", "{model} ITM head with [ENC] first, log P(match) (exact)", (Term("itm", "itm_enc"),)),
+    Row("itm_enc_logprob", "{model} ITM head with [ENC] first, log P(match) (exact)", (Term("itm", "itm_enc_logprob"),)),
     Row("clm", "P(T given I) from {model} causal-LM head (as published)", (Term("clm", "clm"),),
         higher_is_better=False),
     Row("clm_exact", "log P(T given I) from {model} causal-LM head (exact)", (Term("clm", "clm_exact"),)),
 ]
-COMPARISONS = [("clm", "itm"), ("clm", "contrastive"), ("clm_exact", "clm"), ("itm_enc", "itm_logprob")]
+COMPARISONS = [("clm", "itm"), ("clm", "contrastive"), ("clm_exact", "clm"), ("itm_enc_logprob", "itm_logprob")]
 
 
 def main():

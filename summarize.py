@@ -6,7 +6,8 @@ published (reproduced minus published, and whether the published number lies in 
 rows, then the paired differences; next to each results.json it writes scores.png (the compared metrics per
 row), groups.png (per group of the breakdown: Winoground's tags, SugarCrepe's categories) and examples.html
 (and, for experiment 5, alpha.png: each head's metric against the alpha of its prior normalization beside its
-T' ratio). Then one table of all rows with a published number, and one across benchmarks. For each re-ranking
+T' ratio; for a benchmark rated by people, GenAI-Bench, human.png: each row's scores against the mean human
+ratings). Then one table of all rows with a published number, and one across benchmarks. For each re-ranking
 folder (experiment 4) it prints the recall table beside BLIP's paper rows and the paired differences, then one
 table of r_mean across those folders; it writes recalls.png and queries.html. Images come from the data
 recorded in results.json, or from --data.
@@ -21,9 +22,10 @@ import argparse
 from pathlib import Path
 
 import datasets
+import PIL.Image
 
 from benchmarks import GRIDS
-from benchmarks.data import undecoded
+from benchmarks.data import example_fingerprints, undecoded
 from benchmarks.retrieval import RECALL_COLUMNS, load_retrieval, retrieval_fingerprint
 from common.errors import InputError
 from common.images import open_image, thumbnail
@@ -39,8 +41,7 @@ DEFAULT_FOLDERS = [Path(f"results/experiment{n}") for n in (1, 2, 3)]
 def grid_folder(result: Result, table, data_flag: str | None) -> list:
     """Print the folder's table of official metrics and its paired differences; write its figures and example page.
     Returns what it wrote."""
-    folder, config = result.folder, result.results["config"]
-    grid = GRIDS[result.benchmark]
+    folder, grid = result.folder, GRIDS[result.benchmark]
     heading = f"{result.experiment} ({folder}, {result.results['n_examples']} {grid.title} examples)"
     print(f"## {heading}\n\n{table(*tables.grid_rows(result), heading)}\n")
     compared = result.results["compared"]
@@ -51,22 +52,41 @@ def grid_folder(result: Result, table, data_flag: str | None) -> list:
               f"{table(['A minus B', *compared], differences, caption)}\n")
     written = [figures.scores_figure(result.results, folder / "scores.png", heading, grid.chance),
                figures.groups_figure(result.results, folder / "groups.png", heading), *alpha(result, heading)]
-    source = data_flag or config["data"] or grid.default_source
+    if grid.human:  # rated by people: each row's scores against the mean human ratings
+        written.append(figures.human_figure(result.records, result.results, grid.human, folder / "human.png", heading))
     try:
-        data = undecoded(grid.load(source, config.get("image_root"), config.get("limit")),
-                         [f"image_{i}" for i in range(grid.shape[0])])
-    except InputError as e:  # the images are elsewhere: the tables and figures still stand
+        images = example_images(result, grid, data_flag)
+    except InputError as e:  # the images are elsewhere or changed: the tables and figures still stand
         print(f"{folder}: no examples.html: {e}")
         return written
-    rows = {row["id"]: row for row in data}
+    return [*written, write_browser(folder / "examples.html", heading, result.records, result.results, images, grid)]
+
+
+def example_images(result: Result, grid, data_flag: str | None) -> dict[int, list]:
+    """Each example's images as the run scored them (crops included), from the data recorded in results.json, or
+    --data. Examples must be those the run scored: by the fingerprint of their inputs (captions, fields, image
+    files, boxes) where the run recorded one and the recorded data is read, else by their captions."""
+    config = result.results["config"]
+    source = data_flag or config["data"] or grid.default_source
+    columns = [f"image_{i}" for i in range(grid.shape[0])]
+    data = grid.load(source, config.get("image_root"), config.get("limit"))
+    fingerprints = dict(zip(data["id"], example_fingerprints(data, columns))) if not data_flag else {}
+    rows = {row["id"]: row for row in undecoded(data, columns)}
     images = {}
     for r in result.records:
         row = rows.get(r["id"])
-        if row is None or any(row[f"caption_{c}"] != r[f"caption_{c}"] for c in range(grid.shape[1])):
-            raise InputError(f"{source} does not hold example {r['id']} of examples.jsonl as the run scored it: pass "
-                             f"the data the run scored with --data")
-        images[r["id"]] = [open_image(row[f"image_{i}"], row.get(f"box_{i}")) for i in range(grid.shape[0])]
-    return [*written, write_browser(folder / "examples.html", heading, result.records, result.results, images, grid)]
+        if row is None or any(row[f"caption_{c}"] != r[f"caption_{c}"] for c in range(grid.shape[1])) or (
+                r.get("inputs") and fingerprints and fingerprints[r["id"]] != r["inputs"]):
+            raise InputError(f"{source} does not hold example {r['id']} of examples.jsonl as the run scored it (its "
+                             f"captions, fields, images or boxes changed since): run the experiment again with "
+                             f"that --out to score the changed examples, or pass the data the run scored with --data")
+        try:
+            images[r["id"]] = [open_image(row[c], row.get(f"box_{i}")) for i, c in enumerate(columns)]
+        except (OSError, ValueError, PIL.Image.DecompressionBombError) as e:
+            name = next((row[c]["path"] for c in columns if row[c]["path"]), f"of example {r['id']}")
+            raise InputError(f"image {name} cannot be read ({type(e).__name__}): restore it, or pass the data the "
+                             f"run scored with --data") from None
+    return images
 
 
 def alpha(result: Result, heading: str) -> list:
@@ -129,6 +149,11 @@ def main():
             written = write(result, table, args.data)
         except InputError as e:
             print(f"{folder}: {e}\n")
+            failed.append(folder)
+            continue
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:  # a results.json edited by hand
+            print(f"{folder}: cannot summarize its results.json ({type(e).__name__}: {e}): it was edited or not "
+                  f"written by this code; run the experiment again with that --out\n")
             failed.append(folder)
             continue
         results.append(result)

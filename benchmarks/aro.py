@@ -18,7 +18,9 @@ from pathlib import Path
 import datasets
 import numpy as np
 
-from benchmarks.grids import captions_of, entry_field, grid_dataset, local_image, option_correct, percent, read_list
+from benchmarks.formats import CAPTION, FILE, NUMBER, POSITIVE, TEXT, Field, Format, list_of
+from benchmarks.grids import grid_dataset, local_image, option_correct, percent, read_list
+from benchmarks.visualgptscore import quoted
 from common.errors import InputError
 
 SHAPE = (1, 2)
@@ -29,7 +31,11 @@ MIN_PAIR_EXAMPLES = 25  # VG-A's macro accuracy counts attribute pairs with at l
 DOWNLOAD = ("visual_genome_relation.json, visual_genome_attribution.json and vgr_vga_images.zip (unzipped to "
             "images/) as linked from https://github.com/mertyg/vision-language-models-are-bows; pass their folder "
             "as --data")
-FORMAT = '[{"image_path", "bbox_x", "bbox_y", "bbox_w", "bbox_h", "true_caption", "false_caption", ...}]'
+_BOX = (Field("image_path", FILE, image=True), Field("bbox_x", NUMBER), Field("bbox_y", NUMBER),
+        Field("bbox_w", POSITIVE), Field("bbox_h", POSITIVE), Field("true_caption", CAPTION),
+        Field("false_caption", CAPTION))
+ENTRY = {"relation": Format("ARO's visual_genome_relation.json", (*_BOX, Field("relation_name", TEXT))),
+         "attribution": Format("ARO's visual_genome_attribution.json", (*_BOX, Field("attributes", list_of(TEXT, 2))))}
 
 # From the official notebook `notebooks/Replicate ARO! VG-Relation, VG-Attribution.ipynb` (mertyg/
 # vision-language-models-are-bows): relations whose true and false captions mean the same, left out of
@@ -61,23 +67,17 @@ SYMMETRIC = frozenset([
 
 def load(kind: str, source: str | None, image_root: str | None = None, limit: int | None = None) -> datasets.Dataset:
     """VG-Relation (kind "relation") or VG-Attribution ("attribution"), in file order."""
-    path, entries = read_list(source, FILES[kind], "ARO", FORMAT, DOWNLOAD)
+    path, entries = read_list(source, FILES[kind], "ARO", ENTRY[kind].describe(), DOWNLOAD)
     root = Path(image_root).expanduser() if image_root else path.parent / "images"
     rows = []
-    for n, entry in enumerate(entries[:limit]):
-        where = f"{path} entry {n}"
-        x, y, w, h = (float(entry_field(entry, f"bbox_{k}", where, FORMAT)) for k in "xywh")
-        row = {"id": n, "images": [local_image(root, entry_field(entry, "image_path", where, FORMAT), where)],
-               "boxes": [[x, y, x + w, y + h]],
-               "captions": captions_of([entry_field(entry, "true_caption", where, FORMAT),
-                                        entry_field(entry, "false_caption", where, FORMAT)], where)}
+    for n, (label, entry) in enumerate(ENTRY[kind].entries(path, entries, limit)):
+        x, y, w, h = (float(entry[f"bbox_{k}"]) for k in "xywh")
+        row = {"id": n, "images": [local_image(root, entry["image_path"], f"{path} {label}, field 'image_path'")],
+               "boxes": [[x, y, x + w, y + h]], "captions": [entry["true_caption"], entry["false_caption"]]}
         if kind == "relation":
-            row["relation"] = str(entry_field(entry, "relation_name", where, FORMAT))
+            row["relation"] = entry["relation_name"]
         else:
-            attributes = entry_field(entry, "attributes", where, FORMAT)
-            if not isinstance(attributes, list) or len(attributes) != 2:
-                raise InputError(f"{where} has attributes {attributes!r}: VG-Attribution lists two attributes")
-            row["attribute_pair"] = f"{attributes[0]}_{attributes[1]}"
+            row["attribute_pair"] = "_".join(entry["attributes"])
         rows.append(row)
     if not rows:
         raise InputError(f"{path} holds no examples")
@@ -105,3 +105,6 @@ REFERENCES = {
                     "BLIP P(T given I) (VisualGPTScore)": 95.3, "P(T) from noise images (VisualGPTScore)": 80.7,
                     "CLIP ViT-B/32 (ARO paper, about)": 62.0},
 }
+# VisualGPTScore's BLIP rows (benchmarks/visualgptscore.py), beside experiment 5.
+VISUALGPTSCORE = {"relation": dict([quoted("alpha = 0", {"macro_accuracy": 89.1})]),
+                  "attribution": dict([quoted("alpha = 0", {"macro_accuracy": 95.3})])}

@@ -14,7 +14,7 @@ from pathlib import Path
 import datasets
 
 from benchmarks.data import check_unique
-from benchmarks.grids import captions_of, grid_dataset, read_list, two_by_two
+from benchmarks.grids import captions_of, grid_dataset, read_list, two_by_two, two_by_two_format
 from benchmarks.hub import PARQUET_CONVERSION, Hub, HuggingFaceHub
 from benchmarks.winoground import metrics as metrics  # Winoground's Text / Image / Group
 from common.errors import InputError, first_line
@@ -25,7 +25,8 @@ FILE = "test.json"
 DEFAULT_SOURCE = "stanfordnlp/colorswap"  # gated: accept its terms on the hub and `hf auth login`
 DOWNLOAD = ("test.json and images.zip from https://github.com/Top34051/colorswap, unzipped beside test.json and "
             "passed as --data, or accept the terms of the gated hub dataset stanfordnlp/colorswap and log in")
-FORMAT = '[{"id", "caption_1", "caption_2", "image_1", "image_2", ...}]'
+ENTRY = two_by_two_format("ColorSwap's test.json", ("caption_1", "caption_2", "image_1", "image_2"), id_key="id")
+FORMAT = ENTRY.describe()
 
 
 def load(source: str | None = DEFAULT_SOURCE, image_root: str | None = None, limit: int | None = None, *,
@@ -36,8 +37,7 @@ def load(source: str | None = DEFAULT_SOURCE, image_root: str | None = None, lim
     if not (path.exists() or source.startswith((".", "/", "~")) or source.endswith(".json")):
         return _from_hub(source, limit, hub or HuggingFaceHub())
     path, entries = read_list(str(path), FILE, "ColorSwap", FORMAT, DOWNLOAD)
-    return two_by_two(path, entries, ("caption_1", "caption_2", "image_1", "image_2"), image_root, limit, FORMAT,
-                      id_key="id")
+    return two_by_two(path, entries, ENTRY, image_root, limit)
 
 
 def _from_hub(repo: str, limit: int | None, hub: Hub) -> datasets.Dataset:

@@ -2,8 +2,8 @@
 
 A loader reads its benchmark's files into a `datasets.Dataset` whose image columns are undecoded (a
 path, or the file's bytes), and `benchmarks.grids.check_grid_images` checks every image file without
-decoding it before any model work; `data_fingerprint` gives the content a run scored, so that a run
-started again on edited data is refused instead of silently reusing old scores.
+decoding it before any model work; `example_fingerprints` gives the content each example a run scored, so that
+a run started again on edited data scores the edited examples again instead of reusing their old scores.
 """
 
 from __future__ import annotations
@@ -13,15 +13,17 @@ from typing import Iterable, Sequence
 
 import datasets
 
+from benchmarks.formats import CAPTION
 from common.errors import InputError
 from common.fingerprints import digest, file_stamp
 
 
 def check_caption(value, where: str) -> str:
-    """A caption must be a non-empty string; anything else (null, a list, a number, '') is named here."""
-    if not isinstance(value, str) or not value.strip():
-        shown = "an empty string" if isinstance(value, str) else f"{type(value).__name__} {str(value)[:40]!r}"
-        raise InputError(f"{where} is {shown}, not a caption: every caption must be a non-empty string")
+    """A caption must be a string with a visible character; anything else (null, a list, a number, '', zero-width
+    spaces) is named here."""
+    problem = CAPTION.problem(value)
+    if problem:
+        raise InputError(f"{where} {problem}: every caption must be a string with a visible character")
     return value
 
 
@@ -40,13 +42,19 @@ def undecoded(data: datasets.Dataset, image_columns: Sequence[str]) -> datasets.
     return data
 
 
-def data_fingerprint(data: datasets.Dataset, image_columns: Sequence[str]) -> str:
-    """A digest of every row's fields and images: image bytes where the data holds them, else each file's
-    path, size and modification time (an edited or replaced file changes them, and no file is read)."""
-    parts = []
+def example_fingerprints(data: datasets.Dataset, image_columns: Sequence[str]) -> list[str]:
+    """Per row, a digest of its inputs: every field (id, captions, crop boxes, grouping fields) and its images, by
+    their bytes where the data holds them, else each file's path, size and modification time (an edited or
+    replaced file changes them, and no file is read). A run keeps a saved example only while this is unchanged."""
+    out = []
     for row in undecoded(data, image_columns):
         fields = {k: v for k, v in row.items() if k not in image_columns}
         images = [digest(row[c]["bytes"].hex()) if row[c]["bytes"] is not None else file_stamp(row[c]["path"])
                   for c in image_columns]
-        parts.append([fields, images])
-    return "data:" + digest(parts)
+        out.append("inputs:" + digest(fields, images))
+    return out
+
+
+def data_fingerprint(data: datasets.Dataset, image_columns: Sequence[str]) -> str:
+    """A digest of every row's inputs (`example_fingerprints`), in order."""
+    return "data:" + digest(example_fingerprints(data, image_columns))

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import datasets
 
-from benchmarks.grids import read_list, two_by_two
+from benchmarks.grids import read_list, two_by_two, two_by_two_format
+from benchmarks.visualgptscore import quoted
 from benchmarks.winoground import metrics as metrics  # Winoground's Text / Image / Group
 
 SHAPE = (2, 2)
@@ -18,13 +19,17 @@ PRIMARY = "group"
 FILE = "all_select.json"
 DOWNLOAD = ("eqben_vllm.zip as linked from https://github.com/linzhiqiu/t2v_metrics (dataset.py, EqBen_Mini); "
             "unzip it and pass the folder holding all_select.json as --data")
-FORMAT = '[{"image0", "image1", "caption0", "caption1"}]'
+ENTRY = two_by_two_format("EqBen_Mini's all_select.json", ("caption0", "caption1", "image0", "image1"))
+FORMAT = ENTRY.describe()
 
 
 def load(source: str | None, image_root: str | None = None, limit: int | None = None) -> datasets.Dataset:
     path, entries = read_list(source, FILE, "EqBen_Mini", FORMAT, DOWNLOAD)
-    return two_by_two(path, entries, ("caption0", "caption1", "image0", "image1"), image_root, limit, FORMAT)
+    return two_by_two(path, entries, ENTRY, image_root, limit)
 
 
 # BLIP ITM on the full EqBen (VisualGPTScore, Lin et al., ICML 2024): text 26.1, image 20.3.
 REFERENCES = {"BLIP ITM, full EqBen (VisualGPTScore)": {"text": 26.1, "image": 20.3}}
+# VisualGPTScore's BLIP rows (benchmarks/visualgptscore.py), beside experiment 5.
+VISUALGPTSCORE = dict(quoted(alpha, {"text": text}, on="full EqBen")
+                      for alpha, text in [("alpha = 0", 9.6), ("alpha = 1", 19.8), ("tuned alpha", 19.8)])

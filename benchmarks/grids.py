@@ -21,7 +21,8 @@ import datasets
 import numpy as np
 import PIL.Image
 
-from benchmarks.data import check_caption, check_unique, undecoded
+from benchmarks.data import check_caption, undecoded
+from benchmarks.formats import CAPTION, FILE, INTEGER, Field, Format, RepeatedKey, unique_keys
 from benchmarks.images import ImageTooLarge, check_image, too_large
 from common.errors import InputError
 
@@ -62,18 +63,12 @@ def read_json(path: Path, what: str):
     object repeats (`json` would keep the last one silently: an example lost, or one scored twice)."""
     if not path.is_file():
         raise InputError(f"{path} not found: {what}")
-
-    def unique_keys(pairs: list[tuple[str, object]]) -> dict:
-        keys = [key for key, _ in pairs]
-        repeated = next((key for key in keys if keys.count(key) > 1), None)
-        if repeated is not None:
-            raise InputError(f"{path} repeats the key {repeated!r} in one object: give each entry its own key")
-        return dict(pairs)
-
     try:
         return json.loads(path.read_text(encoding="utf-8"), object_pairs_hook=unique_keys)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise InputError(f"cannot read {path} as UTF-8 JSON ({type(e).__name__}): {what}") from None
+    except RepeatedKey as e:
+        raise InputError(f"{path} repeats the key {e.key!r} in one object: give each entry its own key") from None
 
 
 def read_list(source: str | None, file: str, name: str, fmt: str, download: str) -> tuple[Path, list]:
@@ -154,19 +149,23 @@ def find_image(folder: Path, image_root: Path | None, value: str, where: str) ->
                      f"folder that holds the images with --image-root")
 
 
-def two_by_two(path: Path, entries: list, keys: tuple[str, str, str, str], image_root: str | None,
-               limit: int | None, fmt: str, id_key: str | None = None) -> datasets.Dataset:
-    """A 2 x 2 benchmark from a JSON list whose entries name (caption 0, caption 1, image 0, image 1) by `keys`;
-    caption k belongs to image k."""
+def two_by_two_format(name: str, keys: tuple[str, str, str, str], id_key: str | None = None) -> Format:
+    """The format of a 2 x 2 benchmark's JSON list whose entries name (caption 0, caption 1, image 0, image 1) by
+    `keys`, caption k belonging to image k, and with `id_key`, each entry's integer id."""
+    ids = (Field(id_key, INTEGER, id=True),) if id_key else ()
+    return Format(name, (*ids, Field(keys[0], CAPTION), Field(keys[1], CAPTION), Field(keys[2], FILE, image=True),
+                         Field(keys[3], FILE, image=True)))
+
+
+def two_by_two(path: Path, entries: list, entry_format: Format, image_root: str | None,
+               limit: int | None) -> datasets.Dataset:
+    """A 2 x 2 benchmark from a JSON list of `two_by_two_format`: ids from its id field, else the entries' order."""
     root = Path(image_root).expanduser() if image_root else None
-    rows = []
-    for n, entry in enumerate(entries[:limit]):
-        where = f"{path} entry {n}"
-        c0, c1, i0, i1 = (entry_field(entry, k, where, fmt) for k in keys)
-        rows.append({"id": int(entry_field(entry, id_key, where, fmt)) if id_key else n,
-                     "captions": captions_of([c0, c1], where),
-                     "images": [find_image(path.parent, root, str(i), where) for i in (i0, i1)]})
+    id_key = next((f.name for f in entry_format.fields if f.id), None)
+    c0, c1, i0, i1 = (f.name for f in entry_format.fields if not f.id)
+    rows = [{"id": entry[id_key] if id_key else n, "captions": [entry[c0], entry[c1]],
+             "images": [find_image(path.parent, root, entry[k], f"{path} {label}, field '{k}'") for k in (i0, i1)]}
+            for n, (label, entry) in enumerate(entry_format.entries(path, entries, limit))]
     if not rows:
         raise InputError(f"{path} holds no examples")
-    check_unique([r["id"] for r in rows], str(path), "example ids", "give each example its own id")
     return grid_dataset(rows, 2, 2)

@@ -14,12 +14,13 @@ score is the pair accuracy per category, and their mean.
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
 
 import datasets
 import numpy as np
 
-from benchmarks.data import check_caption
+from benchmarks.formats import CAPTION, FILE, TEXT, Field, Format, check_whole_lines, matching, problem_line
 from benchmarks.grids import grid_dataset, local_image
 from benchmarks.hub import Hub, HuggingFaceHub
 from benchmarks.winoground import correct, percentages
@@ -34,6 +35,10 @@ CATEGORIES = ("Orientation and Direction", "Presence of Specific Features", "Sta
               "Quantity and Count", "Positional and Relational Context", "Color and Appearance",
               "Structural Characteristics", "Texts", "Viewpoint and Perspective")
 FIELDS = ("category",)
+# Questions.csv, two rows per pair: the images are <Type>/<Question ID>.jpg, and the statement of the odd id
+# belongs to the first image.
+ROW = Format("MMVP-VLM's Questions.csv", (Field("Question ID", matching(TEXT, r"^[0-9]+$", "an integer"), id=True),
+                                          Field("Type", FILE), Field("Statement", CAPTION)), layout="rows")
 DOWNLOAD = ("Questions.csv and 'MLLM_VLM Images/' of the hub dataset MMVP/MMVP_VLM "
             "(https://huggingface.co/datasets/MMVP/MMVP_VLM), or a folder holding both")
 
@@ -65,30 +70,42 @@ def load(source: str | None = DEFAULT_SOURCE, image_root: str | None = None, lim
 
 def _read(csv_file: Path, image, limit: int | None) -> datasets.Dataset:
     try:
-        with open(csv_file, newline="", encoding="utf-8") as f:
-            lines = list(csv.reader(f))[1:]
+        text = csv_file.read_text(encoding="utf-8-sig")  # a byte-order mark is not part of the header
+        check_whole_lines(csv_file, text)
+        lines = list(csv.reader(io.StringIO(text, newline="")))
     except FileNotFoundError:
         raise InputError(f"{csv_file} not found: download {DOWNLOAD}") from None
     except (OSError, UnicodeDecodeError, csv.Error) as e:
         raise InputError(f"cannot read {csv_file} as UTF-8 CSV ({type(e).__name__})") from None
-    if len(lines) % 2 or any(len(line) != 3 for line in lines):
-        raise InputError(f"{csv_file} needs rows of (id, type, statement), two per pair; it has {len(lines)} rows")
+    header = [f.name for f in ROW.fields]
+    if not lines or lines[0] != header:
+        raise InputError(f"{csv_file} does not begin with the header {','.join(header)}: {DOWNLOAD}")
+    bad = [n for n, line in enumerate(lines[1:], 2) if len(line) != len(header)]
+    if len(lines) % 2 == 0 or bad:
+        raise InputError(f"{csv_file} needs rows of ({', '.join(header)}), two per pair; it has {len(lines) - 1} "
+                         f"rows" + (f", row {bad[0]} with {len(lines[bad[0] - 1])} cells" if bad else ""))
+    entries = ROW.entries(csv_file, [(f"row {n}", dict(zip(header, line))) for n, line in enumerate(lines[1:], 2)],
+                          None if limit is None else 2 * limit)
+    problems = []
+    for p in range(len(entries) // 2):
+        (where, first), (_, second) = entries[2 * p], entries[2 * p + 1]
+        if int(first["Question ID"]) % 2 == int(second["Question ID"]) % 2:
+            problems.append(f"{where}, field 'Question ID' pairs {first['Question ID']} with "
+                            f"{second['Question ID']}: a pair needs one odd id (its statement belongs to that "
+                            f"image) and one even")
+        if first["Type"] != second["Type"]:
+            problems.append(f"{where}, field 'Type' differs from the next row's: a pair's images share a folder")
+    if problems:
+        raise InputError(problem_line(csv_file, problems, "fix them"))
+    if len(entries) // 2 > PAIRS_PER_CATEGORY * len(CATEGORIES):
+        raise InputError(f"{csv_file} has more than {PAIRS_PER_CATEGORY * len(CATEGORIES)} pairs")
     rows = []
-    for p in range(len(lines) // 2):
-        if limit is not None and p >= limit:
-            break
-        (id1, type1, s1), (id2, _, s2) = lines[2 * p], lines[2 * p + 1]
-        where = f"{csv_file} rows {2 * p + 2}-{2 * p + 3}"
-        try:
-            q1, q2 = int(id1), int(id2)
-        except ValueError:
-            raise InputError(f"{where}: ids {id1!r}, {id2!r} are not integers") from None
-        if q1 % 2 == q2 % 2:
-            raise InputError(f"{where}: a pair needs one odd id (its statement belongs to that image) and one even")
-        if p // PAIRS_PER_CATEGORY >= len(CATEGORIES):
-            raise InputError(f"{csv_file} has more than {PAIRS_PER_CATEGORY * len(CATEGORIES)} pairs")
-        images = [image(f"{type1}/{q}.jpg", where) for q in (q1, q2)]
-        statements = [check_caption(s, where) for s in (s1, s2)]
+    for p in range(len(entries) // 2):
+        (where, first), (_, second) = entries[2 * p], entries[2 * p + 1]
+        q1, q2 = int(first["Question ID"]), int(second["Question ID"])
+        images = [image(f"{first['Type']}/{q}.jpg", f"{csv_file} {label}, field 'Question ID'")
+                  for q, label in ((q1, where), (q2, entries[2 * p + 1][0]))]
+        statements = [first["Statement"], second["Statement"]]
         if q1 % 2 == 0:  # the odd statement belongs to the first image: caption k goes with image k
             statements.reverse()
         rows.append({"id": p, "captions": [PREFIX + s for s in statements], "images": images,

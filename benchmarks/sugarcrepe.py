@@ -15,7 +15,9 @@ from pathlib import Path
 import datasets
 import numpy as np
 
-from benchmarks.grids import captions_of, entry_field, grid_dataset, local_image, option_correct, percent, read_json
+from benchmarks.formats import CAPTION, FILE, Field, Format
+from benchmarks.grids import grid_dataset, local_image, option_correct, percent, read_json
+from benchmarks.visualgptscore import quoted
 from common.errors import InputError
 
 NAME = "sugarcrepe"
@@ -28,7 +30,9 @@ PRIMARY = "accuracy"
 DOWNLOAD = ("the official data/<category>.json files of https://github.com/RAIVNLab/sugar-crepe (pass that data/ "
             "folder as --data) and COCO val2017 images from https://cocodataset.org (pass their folder as "
             "--image-root)")
-FORMAT = '{"<id>": {"filename", "caption", "negative_caption"}}'
+ENTRY = Format("SugarCrepe's <category>.json", (Field("filename", FILE, image=True), Field("caption", CAPTION),
+                                                 Field("negative_caption", CAPTION)), layout="object")
+FORMAT = ENTRY.describe()
 
 
 def load(source: str | None, image_root: str | None = None, limit: int | None = None) -> datasets.Dataset:
@@ -43,18 +47,13 @@ def load(source: str | None, image_root: str | None = None, limit: int | None = 
     rows = []
     for category in CATEGORIES:
         path = folder / f"{category}.json"
-        entries = read_json(path, f"SugarCrepe's data folder holds one file per category, each {FORMAT}")
-        if not isinstance(entries, dict):
-            raise InputError(f"{path} is not a JSON object of examples: SugarCrepe's files are {FORMAT}")
-        for key, entry in entries.items():
-            if limit is not None and len(rows) >= limit:
-                break
-            where = f"{path} entry {key}"
-            filename = entry_field(entry, "filename", where, FORMAT)
-            captions = captions_of([entry_field(entry, "caption", where, FORMAT),
-                                    entry_field(entry, "negative_caption", where, FORMAT)], where)
-            rows.append({"id": len(rows), "captions": captions, "images": [local_image(root, filename, where)],
-                         "category": category})
+        if limit is not None and len(rows) >= limit:
+            break
+        data = read_json(path, f"SugarCrepe's data folder holds one file per category, each {FORMAT}")
+        for label, entry in ENTRY.entries(path, data, None if limit is None else limit - len(rows)):
+            image = local_image(root, entry["filename"], f"{path} {label}, field 'filename'")
+            rows.append({"id": len(rows), "captions": [entry["caption"], entry["negative_caption"]],
+                         "images": [image], "category": category})
     if not rows:
         raise InputError(f"{folder} holds no SugarCrepe examples: {DOWNLOAD}")
     return grid_dataset(rows, *SHAPE, fields=FIELDS)
@@ -86,3 +85,6 @@ REFERENCES = {
                                           "accuracy_add_att": 71.53},
     "BLIP P(T given I), alpha = 0 (VisualGPTScore)": {"mean_replace": 93.3, "mean_swap": 91.0, "mean_add": 91.0},
 }
+# VisualGPTScore's BLIP rows (benchmarks/visualgptscore.py), beside experiment 5.
+VISUALGPTSCORE = dict([quoted("alpha = 0", {"mean_replace": 93.3, "mean_swap": 91.0, "mean_add": 91.0}),
+                       quoted("tuned alpha", {"mean_replace": 95.1, "mean_swap": 92.4, "mean_add": 97.4})])

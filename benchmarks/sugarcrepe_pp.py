@@ -20,8 +20,8 @@ from pathlib import Path
 import datasets
 import numpy as np
 
-from benchmarks.data import check_unique
-from benchmarks.grids import captions_of, entry_field, find_image, grid_dataset, percent, read_list
+from benchmarks.formats import CAPTION, FILE, INTEGER, Field, Format
+from benchmarks.grids import find_image, grid_dataset, percent, read_list
 
 SHAPE = (1, 3)  # images, captions
 CATEGORIES = ("replace_att", "replace_obj", "replace_rel", "swap_att", "swap_obj")
@@ -29,7 +29,10 @@ FIELDS = ("category",)
 PRIMARY = "itt"
 DOWNLOAD = ("the data/<category>.json files of https://github.com/Sri-Harsha/scpp (pass that data/ folder as --data) "
             "and COCO val2017 images (in images/ beside data/, or pass their folder as --image-root)")
-FORMAT = '[{"id", "filename", "caption", "caption2", "negative_caption"}]'
+ENTRY = Format("SugarCrepe++'s <category>.json", (Field("id", INTEGER, id=True), Field("filename", FILE, image=True),
+                                                   Field("caption", CAPTION), Field("caption2", CAPTION),
+                                                   Field("negative_caption", CAPTION)))
+FORMAT = ENTRY.describe()
 
 
 def load(source: str | None, image_root: str | None = None, limit: int | None = None) -> datasets.Dataset:
@@ -38,17 +41,13 @@ def load(source: str | None, image_root: str | None = None, limit: int | None = 
     root = Path(image_root).expanduser() if image_root else (folder.parent / "images" if folder else None)
     rows = []
     for category in CATEGORIES:
+        if limit is not None and len(rows) >= limit:
+            break
         path, entries = read_list(source, f"{category}.json", "SugarCrepe++", FORMAT, DOWNLOAD)
-        check_unique([e.get("id") for e in entries if isinstance(e, dict)], str(path), "ids",
-                     "each entry of a category file has its own id")
-        for n, entry in enumerate(entries):
-            if limit is not None and len(rows) >= limit:
-                break
-            where = f"{path} entry {n}"
-            captions = captions_of([entry_field(entry, key, where, FORMAT)
-                                    for key in ("caption", "caption2", "negative_caption")], where)
-            image = find_image(path.parent, root, str(entry_field(entry, "filename", where, FORMAT)), where)
-            rows.append({"id": len(rows), "captions": captions, "images": [image], "category": category})
+        for label, entry in ENTRY.entries(path, entries, None if limit is None else limit - len(rows)):
+            image = find_image(path.parent, root, entry["filename"], f"{path} {label}, field 'filename'")
+            rows.append({"id": len(rows), "captions": [entry["caption"], entry["caption2"], entry["negative_caption"]],
+                         "images": [image], "category": category})
     return grid_dataset(rows, *SHAPE, fields=FIELDS)
 
 

@@ -19,7 +19,8 @@ from pathlib import Path
 import datasets
 import numpy as np
 
-from benchmarks.grids import captions_of, entry_field, find_image, grid_dataset, option_correct, percent, read_list
+from benchmarks.formats import CAPTION, FILE, Field, Format, list_of, matching
+from benchmarks.grids import find_image, grid_dataset, option_correct, percent, read_list
 from common.errors import InputError
 
 SHAPE = (1, 4)
@@ -30,7 +31,12 @@ FIELDS = ("group", "slot")
 DOWNLOAD = ("controlled_images_dataset.json / controlled_clevr_dataset.json and controlled_images.tar.gz / "
             "controlled_clevr.tar.gz as linked from https://github.com/amitakamath/whatsup_vlms; pass the folder "
             "that holds the JSON file and the unpacked images as --data")
-FORMAT = '[{"image_path", "caption_options": [the correct caption, then three others]}]'
+# The metric groups images by their file names, "<object>_<slot>_<object>.<ext>" (`group_and_slot`).
+ENTRY = Format("What'sUp's annotation file", (
+    Field("image_path", matching(FILE, r"_[^/]*$", "a file name with an '_' (the official <object>_<slot>_...)"),
+          image=True),
+    Field("caption_options", list_of(CAPTION, 4))))  # the correct caption first, then three others
+FORMAT = ENTRY.describe()
 
 
 def group_and_slot(image_path: str) -> tuple[str, str]:
@@ -45,15 +51,10 @@ def load(subset: str, source: str | None, image_root: str | None = None, limit: 
     path, entries = read_list(source, FILES[subset], "What'sUp", FORMAT, DOWNLOAD)
     root = Path(image_root).expanduser() if image_root else None
     rows = []
-    for n, entry in enumerate(entries[:limit]):
-        where = f"{path} entry {n}"
-        image_path = str(entry_field(entry, "image_path", where, FORMAT))
-        options = entry_field(entry, "caption_options", where, FORMAT)
-        if not isinstance(options, list) or len(options) != 4:
-            raise InputError(f"{where} has {options!r} as caption_options: What'sUp lists four captions")
-        group, slot = group_and_slot(image_path)
-        rows.append({"id": n, "captions": captions_of(options, where), "group": group, "slot": slot,
-                     "images": [_image(path.parent, root, image_path, where)]})
+    for n, (label, entry) in enumerate(ENTRY.entries(path, entries, limit)):
+        group, slot = group_and_slot(entry["image_path"])
+        rows.append({"id": n, "captions": entry["caption_options"], "group": group, "slot": slot,
+                     "images": [_image(path.parent, root, entry["image_path"], f"{path} {label}, field 'image_path'")]})
     if not rows:
         raise InputError(f"{path} holds no examples")
     return grid_dataset(rows, *SHAPE, fields=FIELDS)

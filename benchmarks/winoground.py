@@ -24,14 +24,32 @@ import datasets
 import numpy as np
 
 from benchmarks.data import check_caption, check_unique
+from benchmarks.formats import (
+    CAPTION,
+    FILE,
+    INTEGER,
+    TEXT,
+    Field,
+    Format,
+    RepeatedKey,
+    check_whole_lines,
+    problem_line,
+    unique_keys,
+)
 from benchmarks.grids import check_grid_images
 from benchmarks.hub import PARQUET_CONVERSION, Hub, HuggingFaceHub
+from benchmarks.visualgptscore import quoted
 from common.errors import InputError, first_line
 
 DEFAULT_SOURCE = "facebook/winoground"
 
 COLUMNS = ("id", "image_0", "image_1", "caption_0", "caption_1", "tag", "secondary_tag", "num_main_preds",
            "collapsed_tag")
+# examples.jsonl, one object per line; images/<image_k>.png hold the images.
+LINE = Format("Winoground's examples.jsonl", (
+    Field("id", INTEGER, id=True), Field("image_0", FILE, image=True), Field("image_1", FILE, image=True),
+    Field("caption_0", CAPTION), Field("caption_1", CAPTION), Field("tag", TEXT), Field("secondary_tag", TEXT),
+    Field("num_main_preds", INTEGER), Field("collapsed_tag", TEXT)), layout="lines")
 FEATURES = datasets.Features({
     "id": datasets.Value("int64"),
     "image_0": datasets.Image(mode="RGB"),
@@ -155,48 +173,29 @@ def _zip_images(archive: Path) -> Callable[[str], dict]:
 def _from_jsonl(jsonl: Path, find_image: Callable[[str], dict], limit: int | None) -> datasets.Dataset:
     if not jsonl.is_file():
         raise InputError(f"{jsonl} not found: a local Winoground folder needs examples.jsonl and images/")
-    rows = {c: [] for c in COLUMNS}
-    lines = {}
     try:
-        with open(jsonl, encoding="utf-8") as f:
-            for lineno, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                if limit is not None and len(rows["id"]) >= limit:
-                    break
-                example = _example(line, f"{jsonl} line {lineno}")
-                lines.setdefault(example["id"], []).append(lineno)
-                for key in COLUMNS:
-                    value = example[key]
-                    rows[key].append(find_image(str(value)) if key.startswith("image_") else value)
+        text = jsonl.read_text(encoding="utf-8")
     except UnicodeDecodeError as e:
         raise InputError(f"{jsonl} is not UTF-8 text (byte {e.start}): save it as UTF-8") from None
+    check_whole_lines(jsonl, text)
+    lines = [(f"line {n}", line) for n, line in enumerate(text.splitlines(), 1) if line.strip()][:limit]
+    problems, parsed = [], []
+    for label, line in lines:
+        try:
+            parsed.append((label, json.loads(line, object_pairs_hook=unique_keys)))
+        except json.JSONDecodeError as e:
+            problems.append(f"{label} is not valid JSON ({e.msg})")
+        except RepeatedKey as e:
+            problems.append(f"{label} repeats the key {e.key!r}")
+    if problems:
+        raise InputError(problem_line(jsonl, problems, "fix or remove those lines"))
+    rows = {c: [] for c in COLUMNS}
+    for label, example in LINE.entries(jsonl, parsed):
+        for key in COLUMNS:
+            rows[key].append(find_image(example[key]) if key in LINE.images else example[key])
     if not rows["id"]:
         raise InputError(f"{jsonl} holds no examples")
-    repeated = {i: n for i, n in lines.items() if len(n) > 1}
-    if repeated:
-        shown = "; ".join(f"id {i} on lines {', '.join(map(str, n))}" for i, n in list(repeated.items())[:3])
-        raise InputError(f"{jsonl} repeats example ids ({shown}): give each example its own id")
-    try:
-        return datasets.Dataset.from_dict(rows, features=FEATURES)
-    except (ValueError, TypeError) as e:
-        raise InputError(f"{jsonl} has a field of the wrong type: {first_line(e)}") from None
-
-
-def _example(line: str, where: str) -> dict:
-    """One line of examples.jsonl, parsed and checked: every column there, captions non-empty strings."""
-    try:
-        example = json.loads(line)
-    except json.JSONDecodeError as e:
-        raise InputError(f"{where} is not valid JSON ({e.msg}): fix or remove that line") from None
-    if not isinstance(example, dict):
-        raise InputError(f"{where} is not a JSON object")
-    _check_columns(example.keys(), where)
-    for c in (0, 1):
-        check_caption(example[f"caption_{c}"], f"caption_{c} of {where}")
-    if not isinstance(example["id"], int) or isinstance(example["id"], bool):
-        raise InputError(f"{where} has id {example['id']!r}: ids must be integers")
-    return example
+    return datasets.Dataset.from_dict(rows, features=FEATURES)
 
 
 def _check_columns(present: Iterable[str], where: str) -> None:
@@ -270,3 +269,6 @@ PUBLISHED = {"contrastive": {"image": 13.50}, "itm": {"image": 24.25}, "clm": {"
 PUBLISHED_FAMILIES = ("blip-retrieval", "blip-captioning")
 EXPERIMENT_1 = {"BLIP contrastive head (experiment 1)": PUBLISHED["contrastive"],
                 "BLIP ITM head (experiment 1)": PUBLISHED["itm"]}
+# VisualGPTScore's BLIP rows (benchmarks/visualgptscore.py), beside experiment 5.
+VISUALGPTSCORE = dict([quoted("alpha = 0", {"text": 27.5, "image": 21.5}), quoted("alpha = 1", {"text": 33.7}),
+                       quoted("tuned alpha = 0.855", {"text": 36.6})])

@@ -2,12 +2,14 @@
 
 Runs that share a cache file (experiments 2, 3 and 4 share the swap cache) may run at the same time, so
 `save` merges under a file lock: it re-reads what other runs saved, adds this run's entries, and writes
-the file atomically. Entries may be edited by hand; what cannot be read is named in one line.
+the file atomically. Entries may be edited by hand; what cannot be read, and any number that is not finite, is
+named in one line when the cache is opened, which a run does before it loads any model.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import ClassVar
 
@@ -68,5 +70,8 @@ class JsonCache:
                     raise InputError(f"{self.path}: entry {n} lacks the field '{field}': {fix}")
                 if not isinstance(e[field], kind) or isinstance(e[field], bool) and kind is int:
                     raise InputError(f"{self.path}: entry {n} has '{field}' = {e[field]!r} of the wrong type: {fix}")
+                if isinstance(e[field], float) and not math.isfinite(e[field]):
+                    raise InputError(f"{self.path}: entry {n} has '{field}' = {e[field]}, not a finite number (the "
+                                     f"cache is at fault, not the run): {fix}")
             out[tuple(e[f] for f in self.KEY)] = e
         return out

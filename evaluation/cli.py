@@ -12,6 +12,7 @@ import torch
 
 from common.errors import InputError
 from evaluation.batches import default_workers
+from evaluation.records import SCHEMA
 from scoring.batching import DTYPES
 
 DEFAULT_MODELS = {
@@ -156,8 +157,9 @@ def fix_threads() -> int:
 
 
 def run_config(args: argparse.Namespace, experiment: str) -> dict:
-    """The arguments that determine the results (not where they are written, nor how they are decoded)."""
-    return {"experiment": experiment, **{k: v for k, v in vars(args).items()
+    """The arguments that determine the results (not where they are written, nor how they are decoded), and the
+    version of the folder's layout (evaluation/records.py)."""
+    return {"experiment": experiment, "schema": SCHEMA, **{k: v for k, v in vars(args).items()
                                          if k not in ("out", "swap_cache", "prior_cache", "workers",
                                                       "max_image_pixels")}}
 

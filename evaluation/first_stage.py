@@ -15,6 +15,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from common.errors import InputError
 from common.files import readable_npz, replace_atomically
 from evaluation.batches import image_batches, preprocess_key
 from evaluation.distributed import Ranks
@@ -69,6 +70,24 @@ def first_stage(scorer, images, captions: Sequence[str], batch_size: int, worker
     with torch.no_grad():
         return torch.cat([scorer.similarity(text[s:s + text_batch], image)
                           for s in range(0, len(text), text_batch)]).numpy()
+
+
+def check_first_stage_cache(cache: Path, n_images: int, n_captions: int) -> None:
+    """Refuse a first-stage cache that reads back but does not fit the data or holds NaN or infinity, naming the
+    file (a damaged one that does not read back is simply encoded again)."""
+    if not (cache.exists() and readable_npz(cache)):
+        return
+    fix = "delete it and run again (the embeddings are encoded again)"
+    with np.load(cache) as stored:
+        if {"text", "image"} - set(stored.files):
+            raise InputError(f"{cache} lacks the text or image embeddings of a first-stage cache: {fix}")
+        text, image = stored["text"], stored["image"]
+    if text.ndim != 2 or image.ndim != 2 or text.shape[1] != image.shape[1] or \
+            (len(text), len(image)) != (n_captions, n_images):
+        raise InputError(f"{cache} holds embeddings of shape text {text.shape}, image {image.shape}, not of "
+                         f"{n_captions} captions and {n_images} images: {fix}")
+    if not (np.isfinite(text).all() and np.isfinite(image).all()):
+        raise InputError(f"{cache} holds NaN or infinite embeddings (the cache is at fault, not the run): {fix}")
 
 
 def candidate_pairs(text_candidates: np.ndarray, image_candidates: np.ndarray) -> np.ndarray:

@@ -1,10 +1,18 @@
 """The layout of examples.jsonl, one record per example of a grid benchmark, in one place for writers and readers.
 
-A record holds the example's id, captions (caption_0, caption_1, ...) and grouping fields (Winoground's
+A record holds the example's id, the fingerprint of its inputs (`inputs`: its fields and images as the run read
+them, benchmarks/data.py; a rerun keeps the record only while they are unchanged), captions (caption_0,
+caption_1, ...) and grouping fields (Winoground's
 tags, SugarCrepe's category, ...), each caption's T' where the experiment searched one (`swap_<c>` from
-the published search, `swap_exact_<c>` from the improved one; None where a caption had nothing to swap),
-and for every row its scores of the grid keyed `c<caption>_i<image>`, numbered as the official files list
-the captions and images.
+the published search, `swap_improved_<c>` from the improved one, `swap_gated_<c>` from the gated one; None
+where a caption had nothing to swap), and for every row its scores of the grid keyed `c<caption>_i<image>`,
+numbered as the official files list the captions and images.
+
+A result folder's layout has a version, `SCHEMA`, written in its config.json and results.json. Schema 3
+renamed what earlier ones called by two words: the ITM head with [ENC] first is `itm_enc` for its logit and
+`itm_enc_logprob` for log P(match), as `itm` and `itm_logprob` are; a row's name says its T' search last
+(`<row>_ratio` published, `<row>_ratio_improved`, `<row>_ratio_gated`), and "exact" means only the exact
+arithmetic of a head (`clm_exact`). `current_name` maps the older names.
 """
 
 from __future__ import annotations
@@ -17,9 +25,27 @@ import torch
 from common.errors import InputError
 from perturb.swap import GATED, IMPROVED, PUBLISHED, Swap
 
+SCHEMA = 3
+
 # Each caption's T' is stored as {prefix}_<caption>; the browser shows them under these names.
-SWAP_PREFIX = {PUBLISHED: "swap", IMPROVED: "swap_exact", GATED: "swap_gated"}
+SWAP_PREFIX = {PUBLISHED: "swap", IMPROVED: "swap_improved", GATED: "swap_gated"}
 SWAP_NAMES = {PUBLISHED: "T' (published search)", IMPROVED: "T' (improved search)", GATED: "T' (gated search)"}
+
+
+def current_name(key: str) -> str:
+    """A row's or record field's name in schema 3, given its name in schema 1 or 2 (module docstring)."""
+    if key == "itm_enc":  # schema 2's log P(match) with [ENC] first
+        return "itm_enc_logprob"
+    if key.endswith("_exact_ratio"):  # schema 2's improved-search ratios
+        return key.removesuffix("_exact_ratio") + "_ratio_improved"
+    if key.startswith("swap_exact_"):
+        return "swap_improved_" + key.removeprefix("swap_exact_")
+    return key
+
+
+def upgraded_record(record: Mapping, schema: int) -> dict:
+    """An examples.jsonl record of a folder of `schema` with the names of the current one."""
+    return dict(record) if schema >= SCHEMA else {current_name(k): v for k, v in record.items()}
 
 
 class NonFiniteScore(InputError):
@@ -27,9 +53,11 @@ class NonFiniteScore(InputError):
 
 
 def example_records(examples: Sequence[Mapping], scores: Mapping[str, torch.Tensor],
-                    swaps: Mapping[str, Sequence[Swap]] | None, fields: Sequence[str]) -> list[dict]:
+                    swaps: Mapping[str, Sequence[Swap]] | None, fields: Sequence[str],
+                    inputs: Sequence[str] | None = None) -> list[dict]:
     """Records of finished examples; `scores[row]` has shape (n_examples, captions, images), indexed [example,
-    caption, image]; `fields` are the grouping fields each example keeps (the benchmark's `Grid.fields`).
+    caption, image]; `fields` are the grouping fields each example keeps (the benchmark's `Grid.fields`);
+    `inputs` the fingerprint of each example's inputs.
 
     `swaps[search]` holds one Swap per caption, the captions of each example in turn, as the experiments
     search them. The gated search's records say None where its gate is closed.
@@ -44,7 +72,8 @@ def example_records(examples: Sequence[Mapping], scores: Mapping[str, torch.Tens
     records = []
     n_captions = next(iter(scores.values())).shape[1] if scores else 2
     for n, ex in enumerate(examples):
-        record = {"id": ex["id"], **{f"caption_{c}": ex[f"caption_{c}"] for c in range(n_captions)},
+        record = {"id": ex["id"], **({"inputs": inputs[n]} if inputs is not None else {}),
+                  **{f"caption_{c}": ex[f"caption_{c}"] for c in range(n_captions)},
                   **{k: ex[k] for k in fields}}
         for search, found in (swaps or {}).items():
             for c in range(n_captions):

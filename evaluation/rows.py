@@ -8,7 +8,7 @@ score averaged over them, scoring/priors.py). The masked LM that searches T' is 
 the heads "pll" (pseudo-log-likelihood of the text) and "gate" (1 where the gated search kept a T').
 The row's `combine` is one of the functions below, applied to its terms' scores in order:
 
-    Row("clm_exact_ratio", "log P(T|I) - log P(T'|I)", (Term("clm", "clm_exact"), Term("clm", "clm_exact", IMPROVED)),
+    Row("clm_ratio_improved", "log P(T|I) - log P(T'|I)", (Term("clm", "clm_exact"), Term("clm", "clm_exact", IMPROVED)),
         combine=difference)
 
 so an experiment's rows say what they compute, and a combination that does not exist cannot be written.

@@ -1,9 +1,10 @@
 """Long evaluations that survive being killed, and batches that survive running out of GPU memory.
 
 `RunLog` keeps an output folder's `examples.jsonl` (one record per finished example) and `config.json`
-(the arguments that produced it, and the fingerprints of the data and models it scored). Records are
-appended a batch at a time, so a run started again with the same folder, arguments, data and models
-skips what is done; anything else is refused rather than mixed into the same file. While a run holds its
+(the arguments that produced it, and the fingerprints of the models it scored). Records are appended a batch
+at a time, each with the fingerprint of its example's inputs (its fields and images), so a run started again
+with the same folder, arguments and models keeps every example whose inputs are unchanged and scores the
+edited, replaced and new ones; other arguments or models are refused rather than mixed into the same file. While a run holds its
 folder (`lock_folder`), a second run with the same --out is refused. Under torchrun each rank appends to
 its own `examples.part-<rank>-of-<world>.jsonl` (evaluation/distributed.py); every file is read on start,
 whatever the number of ranks that wrote it, and `finish` merges them into examples.jsonl.
@@ -42,6 +43,10 @@ def check_config(out_dir: Path, config: Mapping) -> dict:
         except (OSError, UnicodeDecodeError, json.JSONDecodeError):
             raise InputError(f"{config_file} is not readable: delete {out_dir} to start over, or pass another "
                              f"--out") from None
+        if isinstance(previous, dict) and previous.get("schema") != config.get("schema"):
+            raise InputError(f"{out_dir} holds a run of an earlier release of this code, which named rows otherwise: "
+                             f"summarize.py reads it as it is; to run again, pass another --out (or finish an "
+                             f"unfinished run with that release)")
         if previous != config:
             raise InputError(f"{out_dir} holds a run of other inputs ({_changes(previous, config)}): pass another "
                              f"--out, or delete that folder to start over")
@@ -63,8 +68,11 @@ def _changes(previous: Mapping, config: Mapping) -> str:
 
 
 class RunLog:
-    def __init__(self, out_dir: str | Path, config: Mapping, ranks: Ranks = Ranks()):
-        self.out_dir, self.ranks = Path(out_dir), ranks
+    def __init__(self, out_dir: str | Path, config: Mapping, ranks: Ranks = Ranks(),
+                 inputs: Mapping[int, str] | None = None):
+        """`inputs[id]`: the fingerprint of each example's inputs now; a saved record counts as done only while
+        its own "inputs" equal it (None: every saved record counts)."""
+        self.out_dir, self.ranks, self.inputs = Path(out_dir), ranks, inputs
         self.config = check_config(self.out_dir, config)
         self.examples_file = self.out_dir / "examples.jsonl"
         # Where this process appends: examples.jsonl, or under torchrun a file of this rank's own.
@@ -97,7 +105,18 @@ class RunLog:
                 raise write_error(file, e) from None
 
     def is_done(self, ids: Sequence[int]) -> bool:
-        return all(i in self.records for i in ids)
+        return all(self._kept(i) for i in ids)
+
+    def _kept(self, i: int) -> bool:
+        return i in self.records and (self.inputs is None or self.records[i].get("inputs") == self.inputs[i])
+
+    def resume_counts(self) -> dict[str, int]:
+        """Of the examples now: how many saved records are kept, how many are stale (their inputs changed since
+        they were scored) and how many were never scored."""
+        ids = list(self.inputs or self.records)
+        kept = sum(self._kept(i) for i in ids)
+        stale = sum(i in self.records and not self._kept(i) for i in ids)
+        return {"kept": kept, "stale": stale, "new": len(ids) - kept - stale}
 
     def pending_batches(self, data, batch_size: int, image_keys: Sequence | None = None) -> list[list[int]]:
         """Row indexes of the batches of `data` that hold unfinished examples (`plan_batches`)."""
@@ -124,8 +143,10 @@ class RunLog:
 
     @property
     def finished(self) -> bool:
-        """Whether the run wrote results.json, which it does only once every example is done."""
-        return (self.out_dir / "results.json").exists()
+        """Whether the run wrote results.json, which it does only once every example is done, and every example's
+        inputs are still those it scored."""
+        counts = self.resume_counts()
+        return (self.out_dir / "results.json").exists() and counts["stale"] == counts["new"] == 0
 
     def finish(self, ids: Sequence[int], complete: Callable[[list[dict]], list[dict]] | None = None) -> list[dict]:
         """The records of `ids` in that order; rewrites examples.jsonl in that order without duplicates, after
@@ -135,7 +156,7 @@ class RunLog:
         for file in self._files():  # what the other ranks appended
             if file != self.examples_file:
                 self._read_existing(file)
-        missing = [i for i in ids if i not in self.records]
+        missing = [i for i in ids if not self._kept(i)]
         if missing:
             raise RuntimeError(f"examples {missing[:5]} were never scored")
         ordered = [self.records[i] for i in ids]

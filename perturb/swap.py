@@ -73,6 +73,7 @@ def swapped_or_same(captions: Sequence[str], swaps: Sequence[Swap]) -> list[str]
 
 def load_mlm(name_or_path: str, device="cpu", dtype=torch.float32):
     """A masked LM (e.g. distilroberta-base) and its tokenizer, in eval mode, no gradients."""
+    from safetensors import SafetensorError
     from transformers import AutoModelForMaskedLM, AutoTokenizer
 
     try:
@@ -81,6 +82,9 @@ def load_mlm(name_or_path: str, device="cpu", dtype=torch.float32):
     except OSError as e:
         raise InputError(f"cannot load a masked LM from '{name_or_path}': pass a hub id or a folder saved with "
                          f"save_pretrained ({first_line(e)})") from None
+    except SafetensorError as e:  # a truncated or damaged weights file
+        raise InputError(f"the weights of '{name_or_path}' cannot be read ({first_line(e)}): download or save the "
+                         f"checkpoint again") from None
     except ValueError as e:  # a checkpoint of another kind, e.g. BLIP or CLIP
         raise InputError(f"'{name_or_path}' is not a masked LM (AutoModelForMaskedLM cannot load it: "
                          f"{first_line(e)[:120]}): pass one such as distilroberta-base as --mlm-model") from None

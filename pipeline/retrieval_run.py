@@ -10,11 +10,9 @@ their stored results, and the final report. The script keeps its rows and its id
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 from typing import Sequence
 
-import torch
 from tqdm import tqdm
 
 from benchmarks.retrieval import (
@@ -24,41 +22,33 @@ from benchmarks.retrieval import (
     load_retrieval,
     retrieval_fingerprint,
 )
-from common.fingerprints import checkpoint_fingerprint
-from evaluation.cli import Interrupted, fix_threads, run_config, validate
-from evaluation.distributed import init_ranks
-from evaluation.first_stage import SIMILARITY, candidate_pairs, first_stage, image_ranges
+from evaluation.cli import Interrupted
+from evaluation.first_stage import SIMILARITY, candidate_pairs, check_first_stage_cache, first_stage, image_ranges
 from evaluation.pair_scores import PairStore, score_pairs
 from evaluation.reranking import Evaluation, evaluate
 from evaluation.rows import Row, T, terms_of
-from evaluation.runs import check_config, lock_folder
+from evaluation.runs import check_config
 from evaluation.swaps import search_every_caption
-from perturb.swap import SEARCHES, load_mlm, swapped_or_same
+from perturb.swap import SEARCHES, SwapCache, load_mlm, swapped_or_same
+from pipeline.setup import RunSetup
 from reports import retrieval
 from reports.results import library_versions, read_results
 from scoring import Scorer, load_scorer
-from scoring.batching import DTYPES
 
 
 class RetrievalRun:
     """One re-ranking run: its data, device, output folder, loaded checkpoints and timer."""
 
     def __init__(self, args: argparse.Namespace, experiment: str, rows: Sequence[Row]):
-        validate(args)
-        fix_threads()  # the same bits on a loaded machine (evaluation/cli.py)
-        self.args, self.experiment, self.rows = args, experiment, list(rows)
-        self.start = time.time()
-        self.ranks = init_ranks(torch.device(args.device))  # one process, or this rank of a torchrun launch
-        self.device, self.dtype = self.ranks.device(torch.device(args.device)), DTYPES[args.dtype]
+        self.setup = RunSetup.from_flags(args, experiment)  # pipeline/setup.py, as for every run
+        self.args, self.experiment, self.rows, self.ranks = args, experiment, list(rows), self.setup.ranks
+        self.device, self.dtype = self.setup.device, self.setup.dtype
         self.data = load_retrieval(args.data, args.image_root, args.limit, check=False)
         self.terms = [t for t in terms_of(rows) if t != SIMILARITY]  # scored per candidate pair
         self.out_dir = Path(args.out)
-        config = {**run_config(args, experiment), "fingerprints": {
-            "data": retrieval_fingerprint(self.data),
-            **{f"{role}_model": checkpoint_fingerprint(path) for role, path in self._models().items()}}}
-        # Rank 0 holds the folder and checks (or writes) config.json before the other ranks read the folder.
-        held = self.ranks.first(lambda: (lock_folder(self.out_dir), check_config(self.out_dir, config)))
-        self.lock, self.config = held or (None, check_config(self.out_dir, config))
+        models = {f"{role}_model": path for role, path in self._models().items()}
+        self.lock, self.config = self.setup.bind(self.out_dir, retrieval_fingerprint(self.data), models,
+                                                 lambda config: check_config(self.out_dir, config))
         self.store = PairStore(self.out_dir)
         self.scorers: dict[str, Scorer] = {}
 
@@ -72,17 +62,24 @@ class RetrievalRun:
 
     def already_finished(self) -> bool:
         """True when the folder holds the finished run of these same inputs: its tables are printed and
-        nothing needs loading. Otherwise every image file is checked, before any model work."""
+        nothing needs loading."""
         results_file = self.out_dir / "results.json"
         if results_file.exists():
             self._print(read_results(self.out_dir), "printed from its results.json; nothing was recomputed")
             return True
-        self.ranks.first(lambda: check_retrieval_images(self.data))
         return False
+
+    def _check_before_models(self) -> None:
+        """Every image file, and the caches the run will read (first stage, T'), before any model loads."""
+        check_retrieval_images(self.data)
+        check_first_stage_cache(self.out_dir / "first_stage.npz", len(self.data.images), len(self.data.captions))
+        if any(t.text != T for t in self.terms) and self.args.swap_cache:
+            SwapCache(self.args.swap_cache)
 
     def load_scorers(self) -> None:
         """The first stage's checkpoint and one per role the rows' terms need, each read as the protocol reads
-        texts (BLIP's retrieval checkpoints: at most 35 tokens)."""
+        texts (BLIP's retrieval checkpoints: at most 35 tokens). Every image file and cache is checked first."""
+        self.ranks.first(self._check_before_models)
         models = self._models()
         self.scorers["first_stage"] = load_scorer(models["first_stage"], SIMILARITY.head, self.device, self.dtype)
         heads = {t.role: t.head for t in reversed(self.terms)}  # a head each role must have
@@ -147,7 +144,7 @@ class RetrievalRun:
               f"images, {counts['captions']} captions, k = {results['k']}, first stage {first['name_or_path']} "
               f"({first['family']})" + (f": {note}" if note else "") +
               f"\n\n{retrieval.table(results['rows'], results['comparisons'])}")
-        print(f"\nResults in {self.out_dir} (results.json, queries.jsonl); wall time {time.time() - self.start:.1f} s")
+        print(f"\nResults in {self.out_dir} (results.json, queries.jsonl); wall time {self.setup.seconds():.1f} s")
 
     def _swapped(self, searches: set[str]) -> dict[str, list[str]]:
         """T' of every caption for each search (T' = T where none exists), cached with experiments 2 and 3."""

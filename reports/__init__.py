@@ -1,2 +1,2 @@
-"""Metrics into reports: bootstrap intervals (`stats`), results.json (`results`), and the tables a run prints when
-it finishes: Winoground's (`winoground`), the other grid benchmarks' (`grids`) and re-ranking's (`retrieval`)."""
+"""Metrics into reports: bootstrap intervals (`stats`), results.json and its schemas (`results`), and what a finished
+run prints and writes: every grid benchmark's, Winoground included (`grids`), and re-ranking's (`retrieval`)."""

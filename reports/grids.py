@@ -6,7 +6,7 @@ What differs between benchmarks is data of their `benchmarks.Grid`: the metrics,
 is checked against, and the rows quoted from the literature. The intervals resample examples and recompute the
 metrics on each resample (reports/stats.py); a paired difference resamples the same examples for both rows.
 
-results.json (schema 2, reports/results.py) holds: config, versions, benchmark, primary, n_examples, `compared` (the metrics of
+results.json (schema 3, reports/results.py) holds: config, versions, benchmark, primary, n_examples, `compared` (the metrics of
 the breakdown and the differences), `rows` (per row: label,
 higher_is_better, each metric, interval95, breakdown, and `published` where the original write-up gave a number),
 comparisons, and `references` ({label: {metric: value}}, quoted, never computed).
@@ -38,13 +38,16 @@ def report_grid(out_dir: Path, config: Mapping, records: Sequence[Mapping], rows
     scores = {row.key: score_grid(records, row.key) for row in rows}
     fields = {f: np.array([r[f] for r in records]) for f in grid.fields}
     indices = stats.resamples(len(records), config.get("seed", 0))
+    # Each row's metrics on every resample, computed once: its intervals and every paired difference use them.
+    resampled = {row.key: grid.resampled_metrics(scores[row.key], row.higher_is_better, fields, indices)
+                 for row in rows}
     results = {}
     for row in rows:
-        results[row.key] = {**row_results(row, scores[row.key], fields, grid, indices),
+        results[row.key] = {**row_results(row, scores[row.key], fields, grid, resampled[row.key]),
                             **({"published": dict(published[row.key])} if (published or {}).get(row.key) else {}),
                             **(details or {}).get(row.key, {})}
     by_key = {row.key: row for row in rows}
-    compared = [compare(by_key[a], by_key[b], scores, fields, grid, indices) for a, b in comparisons]
+    compared = [compare(by_key[a], by_key[b], scores, fields, grid, resampled) for a, b in comparisons]
     write_results(out_dir, {"config": dict(config), "versions": library_versions(),
                             "benchmark": grid.name, "primary": grid.primary, "n_examples": len(records),
                             "compared": list(grid.compared_metrics), "rows": results, "comparisons": compared,
@@ -61,8 +64,9 @@ def _json(value: float | None) -> float | None:
     return None if value is None or np.isnan(value) else value
 
 
-def row_results(row: Row, scores: np.ndarray, fields: Mapping, grid, indices: np.ndarray) -> dict:
-    """A row's metrics, their 95% intervals, and the metrics within each of the benchmark's groups."""
+def row_results(row: Row, scores: np.ndarray, fields: Mapping, grid, resampled: Sequence[Mapping]) -> dict:
+    """A row's metrics, their 95% intervals (from its metrics on each resample), and the metrics within each of the
+    benchmark's groups."""
     def metrics(index=None):
         if index is None:
             return grid.metrics(scores, row.higher_is_better, fields)
@@ -70,7 +74,6 @@ def row_results(row: Row, scores: np.ndarray, fields: Mapping, grid, indices: np
 
     values = {m: _json(v) for m, v in metrics().items()}
     # A resample can miss a small group (a category, a relation): its metrics are left out of that resample.
-    resampled = [metrics(idx) for idx in indices]
     intervals = {m: stats.interval(r.get(m) for r in resampled) for m in values}
     breakdown = {}
     for group, mask in grid.groups(fields).items():
@@ -81,14 +84,12 @@ def row_results(row: Row, scores: np.ndarray, fields: Mapping, grid, indices: np
             "breakdown": breakdown}
 
 
-def compare(a: Row, b: Row, scores: Mapping[str, np.ndarray], fields: Mapping, grid, indices: np.ndarray) -> dict:
-    """Row a minus row b on each of the benchmark's compared metrics, paired bootstrap over the same examples."""
-    def value(row, idx):
-        return grid.metrics(scores[row.key][idx], row.higher_is_better, _subset(fields, idx))
-
-    everything = np.arange(len(next(iter(scores.values()))))
-    whole = {row.key: value(row, everything) for row in (a, b)}
-    resampled = [(value(a, idx), value(b, idx)) for idx in indices]
+def compare(a: Row, b: Row, scores: Mapping[str, np.ndarray], fields: Mapping, grid,
+            resampled: Mapping[str, Sequence[Mapping]]) -> dict:
+    """Row a minus row b on each of the benchmark's compared metrics, paired bootstrap over the same examples (each
+    row's metrics on the same resamples, `resampled[row]`)."""
+    whole = {row.key: grid.metrics(scores[row.key], row.higher_is_better, fields) for row in (a, b)}
+    resampled = list(zip(resampled[a.key], resampled[b.key]))
     out = {"a": a.key, "b": b.key}
     for m in grid.compared_metrics:
         first, second = whole[a.key].get(m), whole[b.key].get(m)

@@ -1,12 +1,16 @@
 """results.json: what every experiment writes when it finishes, beside the library versions that produced it, and
 how folders of earlier releases are read.
 
-Schema 2 (`SCHEMA`, written as "schema"): each computed row under "rows", quoted rows as {label: {metric: value}},
-and on grid benchmarks the benchmark's name, primary metric and compared metrics (reports/grids.py). Folders that
-earlier releases wrote have no "schema": their rows stand under "methods", and Winoground's had no benchmark
-name, its quoted rows as a list of {label, text, image, group, published_image} and each row's published Image
-score as "published_image"; re-ranking's quoted rows were lists of recalls. `read_results` reads either as
-schema 2.
+Schema 3 (`SCHEMA`, written as "schema"): each computed row under "rows", quoted rows as {label: {metric: value}},
+and on grid benchmarks the benchmark's name, primary metric and compared metrics (reports/grids.py). Earlier
+schemas, each read as schema 3 by `read_results`:
+- schema 2 named some rows otherwise (evaluation/records.py, `current_name`): "itm_enc" for log P(match) with
+  [ENC] first, "<row>_exact_ratio" for the improved search's ratios, "swap_exact_<c>" for its T';
+- folders without "schema" (schema 1) also keep their rows under "methods"; Winoground's had no benchmark name,
+  its quoted rows as a list of {label, text, image, group, published_image} and each row's published Image
+  score as "published_image"; re-ranking's quoted rows were lists of recalls.
+An upgraded results.json says which schema it was written in as "written_schema", so that its examples.jsonl
+or queries.jsonl is read with the same names (`upgraded_record`).
 """
 
 from __future__ import annotations
@@ -21,8 +25,8 @@ import numpy as np
 
 from benchmarks.retrieval import RECALL_COLUMNS
 from common.files import write_json
+from evaluation.records import SCHEMA, current_name
 
-SCHEMA = 2
 WINOGROUND_METRICS = ("text", "image", "group")
 
 
@@ -52,10 +56,37 @@ def read_results(out_dir: str | Path) -> dict:
 
 def upgraded(results: dict) -> dict:
     """results.json of an earlier schema (see the module docstring) in the current one; the current one as it is."""
-    if results.get("schema") == SCHEMA:
+    written = results.get("schema", 1)
+    if written == SCHEMA:
         return results
+    out = _renamed(results if written == 2 else _schema_2(results))
+    out["schema"], out["written_schema"] = SCHEMA, written
+    return out
+
+
+def _renamed(results: dict) -> dict:
+    """Schema 2 with schema 3's names (evaluation/records.py): rows, comparisons, models' rows, the alpha figure."""
+    out = dict(results)
+    if isinstance(results.get("rows"), dict):
+        out["rows"] = {current_name(k): v for k, v in results["rows"].items()}
+    if isinstance(results.get("comparisons"), list):
+        out["comparisons"] = [{**c, "a": current_name(c["a"]), "b": current_name(c["b"])} if isinstance(c, dict)
+                              and isinstance(c.get("a"), str) and isinstance(c.get("b"), str) else c
+                              for c in results["comparisons"]]
+    if isinstance(results.get("models"), dict):
+        out["models"] = {role: {**m, "rows": [current_name(k) for k in m["rows"]]}
+                         if isinstance(m, dict) and isinstance(m.get("rows"), list) else m
+                         for role, m in results["models"].items()}
+    if isinstance(results.get("alpha_figure"), dict):
+        out["alpha_figure"] = {current_name(k): [current_name(r) for r in v] if isinstance(v, list) else v
+                               for k, v in results["alpha_figure"].items()}
+    return out
+
+
+def _schema_2(results: dict) -> dict:
+    """A folder without "schema" (module docstring) in schema 2."""
     out = {k: v for k, v in results.items() if k != "methods"}
-    out["schema"], out["rows"] = SCHEMA, results.get("methods")
+    out["schema"], out["rows"] = 2, results.get("methods")
     if results.get("config", {}).get("experiment") == "experiment4":  # re-ranking, which no other script does
         out["benchmark"] = "retrieval"
         out["references"] = {label: dict(zip(RECALL_COLUMNS, values)) if isinstance(values, list) else values

@@ -200,11 +200,16 @@ def images_in(features) -> int:
 
 def load_pretrained(model_cls, name_or_path: str, device, dtype):
     """`model_cls.from_pretrained` in eval mode without gradients, with a one-line error for a bad path."""
+    from safetensors import SafetensorError
+
     try:
         model = model_cls.from_pretrained(name_or_path, dtype=dtype)
     except OSError as e:
         raise InputError(f"cannot load {model_cls.__name__} from '{name_or_path}': pass a hub id or a folder "
                          f"saved with save_pretrained ({first_line(e)})") from None
+    except SafetensorError as e:  # a truncated or damaged weights file
+        raise InputError(f"the weights of '{name_or_path}' cannot be read ({first_line(e)}): download or save the "
+                         f"checkpoint again") from None
     return model.to(device).eval().requires_grad_(False)
 
 

@@ -12,7 +12,7 @@ Heads and their arithmetic:
   computes with `use_itm_head=False`.
 - `itm`: the raw "match" logit (index 1) of the ITM head, with the processor's [CLS] first as transformers
   feeds it, as the published numbers used it; `itm_logprob`: log P(match), the log-softmax of the two
-  logits. `itm_enc` and `itm_enc_logit`: the same with BLIP's [ENC] token first, as BLIP computed ITM in
+  logits. `itm_enc` and `itm_enc_logprob`: the same with BLIP's [ENC] token first, as BLIP computed ITM in
   training and in its retrieval evaluation.
 - `clm` (BlipCaptioningScorer): the published captioning score: ids `[CLS] tokens` ([SEP] dropped, [CLS]
   not replaced by the decoder's bos [DEC]), mean next-token cross-entropy with label smoothing 0.1 (the
@@ -97,7 +97,7 @@ class BlipRetrievalScorer(_BlipScorer):
     """BlipForImageTextRetrieval: contrastive similarity and the ITM head ([CLS] or [ENC] first)."""
     family = "blip-retrieval"
     architecture = "BlipForImageTextRetrieval"
-    HEADS = {"contrastive": True, "itm": True, "itm_logprob": True, "itm_enc": True, "itm_enc_logit": True}
+    HEADS = {"contrastive": True, "itm": True, "itm_logprob": True, "itm_enc": True, "itm_enc_logprob": True}
     retrieval_text_length = 35  # BLIP's retrieval protocol tokenizes captions with max_length=35
 
     def text_embeddings(self, texts: Sequence[str]) -> torch.Tensor:
@@ -147,16 +147,16 @@ class BlipRetrievalScorer(_BlipScorer):
             return bos + 1
         raise InputError(f"cannot find BLIP's [ENC] token: the tokenizer lacks it and the text embedding "
                          f"({config.vocab_size} rows, [DEC] = {bos}) does not end with it as converted BLIP "
-                         f"checkpoints do; use the 'itm' head instead of 'itm_enc'")
+                         f"checkpoints do; use the 'itm' and 'itm_logprob' heads instead of 'itm_enc' and 'itm_enc_logprob'")
 
     def _score_heads(self, features, texts, t, i, heads):
         scores = {}
         if {"itm", "itm_logprob"} & set(heads):  # one ITM forward serves both
             logits = self.itm_logits(features, texts, t, i)
             scores = {"itm": logits[:, 1], "itm_logprob": _log_p_match(logits)}
-        if {"itm_enc", "itm_enc_logit"} & set(heads):  # likewise with [ENC] first
+        if {"itm_enc", "itm_enc_logprob"} & set(heads):  # likewise with [ENC] first
             logits = self.itm_logits(features, texts, t, i, self.enc_token_id())
-            scores |= {"itm_enc_logit": logits[:, 1], "itm_enc": _log_p_match(logits)}
+            scores |= {"itm_enc": logits[:, 1], "itm_enc_logprob": _log_p_match(logits)}
         others = [h for h in heads if h not in scores]
         return {**scores, **super()._score_heads(features, texts, t, i, others)}
 
@@ -166,10 +166,10 @@ class BlipRetrievalScorer(_BlipScorer):
     def _itm_logprob(self, features, texts, t, i):
         return _log_p_match(self.itm_logits(features, texts, t, i))
 
-    def _itm_enc(self, features, texts, t, i):
+    def _itm_enc_logprob(self, features, texts, t, i):
         return _log_p_match(self.itm_logits(features, texts, t, i, self.enc_token_id()))
 
-    def _itm_enc_logit(self, features, texts, t, i):
+    def _itm_enc(self, features, texts, t, i):
         return self.itm_logits(features, texts, t, i, self.enc_token_id())[:, 1]
 
 

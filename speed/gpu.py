@@ -176,7 +176,7 @@ def retrieval(models: dict, work: Path, device: str, n_images: int, timeout: flo
     for dtype in ("float32", "bfloat16"):
         command = [ROOT / "experiment4.py", "--data", annotations, "--itm-model", models["itm"], "--clm-model",
                    models["clm"], "--mlm-model", models["mlm"], "--swap-cache", work / f"e4-swaps-{dtype}.json",
-                   "--rows", "itc,itm_blip,itm,clm,clm_exact,itm_ratio,clm_exact_ratio", "--k", "16", "--device",
+                   "--rows", "itc,itm_blip,itm,clm,clm_exact,itm_ratio,clm_ratio_improved", "--k", "16", "--device",
                    device, "--dtype", dtype, "--out", work / f"e4-{dtype}"]
         print(f"| {dtype} | {run_script(command, timeout)['process']:.1f} |")
 

@@ -73,8 +73,20 @@ def _scores_table(record: dict, row_results: Mapping[str, dict], flags: Mapping[
     return f"<table class='scores'><tr><th>row</th>{head}</tr>" + "".join(rows) + "</table>"
 
 
+def _human_orders(record: dict, row_results: Mapping[str, dict], human: Sequence[float]) -> str:
+    """Per row, the example's images from its best score to its worst, each with its mean human rating."""
+    lines = []
+    for key, m in row_results.items():
+        scores = np.array([record[key][f"c0_i{i}"] for i in range(len(human))], dtype=np.float64)
+        ranked = np.argsort(-scores if m["higher_is_better"] else scores, kind="stable")
+        cells = "".join(f"<td>i{i} <small>({human[i]:.2f})</small></td>" for i in ranked)
+        lines.append(f"<tr><td>{html.escape(m['label'])}</td>{cells}</tr>")
+    return ("<table class='scores'><tr><th>row: images from its best score to its worst (mean human rating)</th>"
+            f"</tr>{''.join(lines)}</table>")
+
+
 def example_card(record: dict, images: Sequence[Image.Image], row_results: Mapping[str, dict],
-                 flags: Mapping[str, dict], n: int, fields: Sequence[str] = ()) -> str:
+                 flags: Mapping[str, dict], n: int, fields: Sequence[str] = (), grid=None) -> str:
     captions = []
     for c in range(sum(k.startswith("caption_") for k in record)):
         lines = [f"<div class='caption'><b>c{c}</b> {html.escape(record[f'caption_{c}'])}</div>"]
@@ -82,12 +94,18 @@ def example_card(record: dict, images: Sequence[Image.Image], row_results: Mappi
             shown = html.escape(swap) if swap is not None else "<i>none (T' = T)</i>"
             lines.append(f"<div class='swap'>{SWAP_NAMES[search]}: {shown}</div>")
         captions.append("".join(lines))
+    human = grid.human(record) if grid is not None and grid.human else None
+    names = grid.image_names if grid is not None else ()
+    notes = [(f" {html.escape(names[i])}" if i < len(names) else "")
+             + (f", human {human[i]:.2f}" if human is not None else "") for i in range(len(images))]
     pictures = "".join(f"<figure><img src='{thumbnail(im, 160, 80)}' alt='image {i} of example {record['id']}'>"
-                       f"<figcaption>i{i}</figcaption></figure>" for i, im in enumerate(images))
-    tags = html.escape(", ".join(f"{f}: {record[f]}" for f in fields if record.get(f) not in (None, "")))
+                       f"<figcaption>i{i}{notes[i]}</figcaption></figure>" for i, im in enumerate(images))
+    shown = [f for f in fields if record.get(f) not in (None, "") and not (human is not None and f == "ratings")]
+    tags = html.escape(", ".join(f"{f}: {record[f]}" for f in shown))
+    orders = _human_orders(record, row_results, human) if human is not None else ""
     return (f"<section class='example' data-id='{record['id']}'><h2>Example {record['id']} "
             f"<small>{tags}</small></h2><div class='row'>{pictures}<div>{''.join(captions)}</div></div>"
-            f"{_scores_table(record, row_results, flags, n)}</section>")
+            f"{orders}{_scores_table(record, row_results, flags, n)}</section>")
 
 
 STYLE = """
@@ -138,7 +156,8 @@ def write_browser(path: Path, title: str, records: Sequence[dict], results: dict
     row_results = {k: m for k, m in results["rows"].items() if k in records[0]}
     flags = correctness(records, row_results, grid)
     filters = filter_sets(records, {**results, "rows": row_results}, grid)
-    cards = "\n".join(example_card(r, images[r["id"]], row_results, flags, n, grid.fields) for n, r in enumerate(records))
+    cards = "\n".join(example_card(r, images[r["id"]], row_results, flags, n, grid.fields, grid)
+                      for n, r in enumerate(records))
     page = (f"<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
             f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>"
             f"<p>{len(records)} examples. Bold: each image's preferred caption under that row. T / I / G: Text, "

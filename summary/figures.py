@@ -42,12 +42,40 @@ def scores_figure(results: dict, path: Path, title: str, chance: dict | None = N
         if chance and kind in chance:
             ax.vlines(chance[kind], y.min() - 0.5, y.max() + 0.5, colors=color, linestyles=":", linewidth=1.2)
     ax.set_yticks(y, _labels(rows), fontsize=8)
-    ax.set_xlim(0, 100)
-    ax.set_xlabel("percent correct (bars: 95% bootstrap interval; dotted: random chance)", fontsize=8)
+    lows = [iv[0] for m in rows.values() for iv in m["interval95"].values() if iv]  # correlations can be negative
+    ax.set_xlim(min([0.0, *(v - 5 for v in lows)]), 100)
+    ax.set_xlabel("percent (bars: 95% bootstrap interval; dotted: random chance)", fontsize=8)
     ax.set_title(title, fontsize=10)
     ax.legend(loc="lower right", fontsize=8, ncol=3)
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
+    fig.savefig(path, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def human_figure(records, results: dict, human, path: Path, title: str) -> Path:
+    """For benchmarks rated by people: one small scatter per row of its score of every image against the image's mean
+    human rating (`human(record)`, per image), with the row's pairwise accuracy in its title."""
+    rows = results["rows"]
+    cols = min(3, len(rows))
+    lines = -(-len(rows) // cols)
+    fig, axes = plt.subplots(lines, cols, figsize=(3.3 * cols, 2.9 * lines), dpi=110, squeeze=False)
+    ratings = [human(r) for r in records]
+    x = np.concatenate(ratings)
+    for ax, (key, m) in zip(axes.flat, rows.items()):
+        y = np.array([r[key][f"c0_i{i}"] for r, h in zip(records, ratings) for i in range(len(h))])
+        ax.scatter(x, y, s=6, alpha=0.5, color=COLORS[0], linewidths=0)
+        label = "\n".join(textwrap.wrap(m["label"], 34))
+        ax.set_title(f"{label}\npairwise accuracy {m.get('pairwise_accuracy', float('nan')):.1f}", fontsize=7)
+        ax.set_xlabel("mean human rating", fontsize=7)
+        ax.set_ylabel("score" + ("" if m["higher_is_better"] else " (lower is better)"), fontsize=7)
+        ax.tick_params(labelsize=6)
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(rows):]:
+        ax.axis("off")
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()))  # room for the title above the panels
     fig.savefig(path, bbox_inches="tight")
     plt.close(fig)
     return path
@@ -142,7 +170,7 @@ def alpha_figure(results: dict, path: Path, title: str) -> Path:
     rows, primary = results["rows"], results["primary"]
     panels = results["alpha_figure"]
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 5.2), dpi=110, squeeze=False)
-    styles = {"_exact_ratio": ("#C44E52", "-"), "_ratio_gated": ("#8172B2", "-."), "_null": ("#777777", ":"),
+    styles = {"_ratio_improved": ("#C44E52", "-"), "_ratio_gated": ("#8172B2", "-."), "_null": ("#777777", ":"),
               "mlm_pll": ("#937860", "--")}
     for ax, (tuned, lines) in zip(axes[0], panels.items()):
         row = rows[tuned]

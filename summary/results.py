@@ -14,6 +14,7 @@ from pathlib import Path
 
 from benchmarks import GRIDS
 from common.errors import InputError
+from evaluation.records import SCHEMA, current_name, upgraded_record
 from reports.results import read_results
 from reports.retrieval import RETRIEVAL
 
@@ -73,6 +74,13 @@ def load_result(folder: str | Path) -> Result:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise InputError(f"cannot read {examples_file} ({type(e).__name__}): run the experiment again with that "
                          f"--out") from None
+    written = results.get("written_schema", results["schema"])  # the names its records were written with
+    if retrieval:
+        records = [{**q, "scores": {current_name(k): v for k, v in q["scores"].items()}}
+                   if written < SCHEMA and isinstance(q, dict) and isinstance(q.get("scores"), dict) else q
+                   for q in records]
+    else:
+        records = [upgraded_record(r, written) if isinstance(r, dict) else r for r in records]
     (_check_retrieval if retrieval else _check)(results, records, folder)
     result = Result(folder, results, records)
     if not result.retrieval and result.benchmark not in GRIDS:

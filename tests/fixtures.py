@@ -97,7 +97,7 @@ GRID_FIXTURES = {"winoground": ("winoground", None), "sugarcrepe": ("sugarcrepe"
                  "aro-vg-relation": ("aro", None), "aro-vg-attribution": ("aro", None), "whatsup-a": ("whatsup", None),
                  "whatsup-b": ("whatsup", None), "mmvp-vlm": ("mmvp", None), "colorswap": ("colorswap", None),
                  "eqben-mini": ("eqben", None), "naturalbench-retrieval": ("naturalbench", None),
-                 "sugarcrepe-pp": ("sugarcrepe_pp", None)}
+                 "sugarcrepe-pp": ("sugarcrepe_pp", None), "genai-bench": ("genai", None)}
 
 
 def grid_source(paths: dict[str, Path], name: str) -> tuple[str, str | None]:
@@ -207,6 +207,22 @@ def write_compositional_data(root: Path) -> dict[str, Path]:
                     "caption2": f"{pair[0]} indeed", "negative_caption": pair[1]} for j in range(2)]
         (scpp / "data" / f"{category}.json").write_text(json.dumps(entries))
     paths["sugarcrepe_pp"] = scpp / "data"
+
+    genai = root / "genai"  # genai_image.json, genai_skills.json and <generator>/<index>.jpeg, as t2v_metrics unzips
+    from benchmarks.genai_bench import GENERATORS
+    prompts = {}
+    for n in range(1, 5):
+        key = f"{n:05d}"
+        # Three people's ratings; prompts 1 and 2 give some images equal means (human ties).
+        ratings = {g: [1 + (n + g_index) % 5, 1 + (n * g_index) % 5, 3] for g_index, g in enumerate(GENERATORS)}
+        prompts[key] = {"id": n, "prompt": CAPTION_PAIRS[n % len(CAPTION_PAIRS)][0], "models": ratings}
+        for g_index, g in enumerate(GENERATORS):
+            (genai / g).mkdir(parents=True, exist_ok=True)
+            draw_image(10 * n + g_index, g_index % 2).convert("RGB").save(genai / g / f"{key}.jpeg")
+    (genai / "genai_image.json").write_text(json.dumps(prompts))
+    (genai / "genai_skills.json").write_text(json.dumps({"basic": [1, 2, 3], "attribute": [1, 3], "advanced": [4],
+                                                         "counting": [4]}))
+    paths["genai"] = genai
     return paths
 
 

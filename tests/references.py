@@ -28,14 +28,14 @@ def _read_head(head, out):
     """The score from a retrieval model's output for one pair: a similarity, or the two ITM logits."""
     if head == "contrastive":
         return out[0]
-    return out[1] if head in ("itm", "itm_enc_logit") else out.log_softmax(-1)[1]
+    return out[1] if head in ("itm", "itm_enc") else out.log_softmax(-1)[1]
 
 
 def _blip_retrieval(head):
     def reference(s, image, text):
         inputs = _ids(s.processor.tokenizer, text)
         ids = inputs.input_ids.clone()
-        if head in ("itm_enc", "itm_enc_logit"):
+        if head in ("itm_enc_logprob", "itm_enc"):
             ids[0, 0] = s.model.config.text_config.bos_token_id + 1  # [ENC], right after [DEC] (30523 in BLIP)
         out = s.model(input_ids=ids, attention_mask=inputs.attention_mask, pixel_values=_pixels(s, image),
                       use_itm_head=head != "contrastive").itm_score[0]

@@ -73,7 +73,7 @@ def test_experiments_on_every_benchmark(name, compositional, blip_paths, mlm_pat
                                     pixel_values=pixels, use_itm_head=False).itm_score[0, 0]
                     itm = retrieval(input_ids=inputs.input_ids, attention_mask=inputs.attention_mask,
                                     pixel_values=pixels).itm_score[0, 1]
-                    swapped = processor.tokenizer(r2[f"swap_exact_{c}"] or caption, return_tensors="pt")
+                    swapped = processor.tokenizer(r2[f"swap_improved_{c}"] or caption, return_tensors="pt")
                     sim_swap = retrieval(input_ids=swapped.input_ids, attention_mask=swapped.attention_mask,
                                          pixel_values=pixels, use_itm_head=False).itm_score[0, 0]
                     ids = torch.tensor([[cfg.bos_token_id, *processor.tokenizer(caption, add_special_tokens=False)
@@ -82,5 +82,5 @@ def test_experiments_on_every_benchmark(name, compositional, blip_paths, mlm_pat
                 clm_exact = sum(log_probs[k, ids[0, k + 1]] for k in range(ids.shape[1] - 1)).item()
                 assert r1["contrastive"][cell] == pytest.approx(sim.item(), abs=1e-5)
                 assert r1["itm"][cell] == pytest.approx(itm.item(), abs=1e-5)
-                assert r2["contrastive_exact_ratio"][cell] == pytest.approx((sim - sim_swap).item(), abs=1e-5)
+                assert r2["contrastive_ratio_improved"][cell] == pytest.approx((sim - sim_swap).item(), abs=1e-5)
                 assert r3["clm_exact"][cell] == pytest.approx(clm_exact, abs=1e-4)

@@ -69,7 +69,7 @@ def runs(blip_paths, mlm_path, blip2_t5_path, winoground_dir, tmp_path_factory):
                 "experiment5": [*data, "--limit", 6, "--clm-model", blip_paths["clm"], "--itm-model", blip_paths["itm"],
                                 "--vqa-model", blip2_t5_path, "--prior-cache", out / "priors.json", *caches],
                 "experiment4": ["--data", retrieval, "--itm-model", blip_paths["itm"], "--clm-model", blip_paths["clm"],
-                                "--k", 3, "--rows", "itc,itm_blip,clm_exact,clm_exact_ratio", "--device", "cpu",
+                                "--k", 3, "--rows", "itc,itm_blip,clm_exact,clm_ratio_improved", "--device", "cpu",
                                 "--workers", 0, "--batch-size", 3, "--out", out, *caches]}[experiment]
     return argv
 

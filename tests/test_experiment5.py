@@ -107,7 +107,7 @@ def test_every_row_equals_plain_forwards_on_the_same_noise(tmp_path, capsys, bli
         grids = {key: [[0.0, 0.0], [0.0, 0.0]] for key in expected}
         for c in range(2):
             t = ex[f"caption_{c}"]
-            improved = r[f"swap_exact_{c}"] or t
+            improved = r[f"swap_improved_{c}"] or t
             gated = r[f"swap_gated_{c}"]
             p = {h: prior(h, t) for h in "EPCV"}
             pll = _pll(mlm, mlm_tok, t)
@@ -116,20 +116,20 @@ def test_every_row_equals_plain_forwards_on_the_same_noise(tmp_path, capsys, bli
                 e, lp, cs, v = s("E", t, image), s("P", t, image), s("C", t, image), s("V", t, image)
                 cells = {
                     "clm_exact": e, "clm_exact_mean": s("M", t, image),
-                    "clm_exact_ratio": e - s("E", improved, image),
+                    "clm_ratio_improved": e - s("E", improved, image),
                     "clm_ratio_gated": s("L", t, image) / s("L", gated, image) if gated else s("L", t, image),
                     "clm_pmi": e - p["E"], "clm_prior_cv": e - alphas["clm_prior_cv"][fold[n]] * p["E"],
                     "clm_null": p["E"], "mlm_pll": pll,
-                    "itm_logprob": lp, "itm_exact_ratio": lp - s("P", improved, image),
+                    "itm_logprob": lp, "itm_ratio_improved": lp - s("P", improved, image),
                     "itm_ratio_gated": s("G", t, image) / s("G", gated, image) if gated else s("G", t, image),
                     "itm_pmi": lp - p["P"], "itm_prior_cv": lp - alphas["itm_prior_cv"][fold[n]] * p["P"],
                     "itm_null": p["P"],
-                    "contrastive": cs, "contrastive_exact_ratio": cs - s("C", improved, image),
+                    "contrastive": cs, "contrastive_ratio_improved": cs - s("C", improved, image),
                     "contrastive_ratio_gated": cs / s("C", gated, image) if gated else cs,
                     "contrastive_pmi": cs - p["C"],
                     "contrastive_prior_cv": cs - alphas["contrastive_prior_cv"][fold[n]] * p["C"],
                     "contrastive_null": p["C"],
-                    "vqa": v, "vqa_exact_ratio": v - s("V", improved, image), "vqa_pmi": v - p["V"],
+                    "vqa": v, "vqa_ratio_improved": v - s("V", improved, image), "vqa_pmi": v - p["V"],
                 }
                 assert set(cells) == set(expected)  # every row of the issue, and no other
                 for key, value in cells.items():
@@ -162,8 +162,8 @@ def test_experiment5_on_sugarcrepe_with_the_rows_the_checkpoints_have(tmp_path, 
     results, records = json.loads((out / "results.json").read_text()), read_records(out)
     # BLIP-2 has no published loss (no gated CLM row), CLIP no ITM head, and no --vqa-model was given.
     assert list(results["rows"]) == [
-        "clm_exact", "clm_exact_mean", "clm_exact_ratio", "clm_pmi", "clm_prior_cv", "clm_null", "mlm_pll",
-        "contrastive", "contrastive_exact_ratio", "contrastive_ratio_gated", "contrastive_pmi",
+        "clm_exact", "clm_exact_mean", "clm_ratio_improved", "clm_pmi", "clm_prior_cv", "clm_null", "mlm_pll",
+        "contrastive", "contrastive_ratio_improved", "contrastive_ratio_gated", "contrastive_pmi",
         "contrastive_prior_cv", "contrastive_null"]
     assert results["primary"] == "accuracy" and results["benchmark"] == "sugarcrepe"
     # Accuracy by hand: caption_0 is the positive; a tie is wrong.

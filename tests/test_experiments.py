@@ -26,11 +26,11 @@ from transformers import BlipForConditionalGeneration, BlipForImageTextRetrieval
 from benchmarks.winoground import load_winoground
 
 METHOD_DIRECTIONS = {
-    "experiment1": {"contrastive": True, "itm": True, "itm_logprob": True, "itm_enc": True, "clm": False,
+    "experiment1": {"contrastive": True, "itm": True, "itm_logprob": True, "itm_enc_logprob": True, "clm": False,
                     "clm_exact": True},
     "experiment2": {"contrastive": True, "itm": True, "contrastive_ratio": True, "itm_ratio": True,
-                    "contrastive_exact_ratio": True, "itm_exact_ratio": True, "itm_enc_exact_ratio": True},
-    "experiment3": {"clm": False, "clm_exact": True, "clm_ratio": False, "clm_exact_ratio": True},
+                    "contrastive_ratio_improved": True, "itm_ratio_improved": True, "itm_enc_ratio_improved": True},
+    "experiment3": {"clm": False, "clm_exact": True, "clm_ratio": False, "clm_ratio_improved": True},
 }
 PUBLISHED_IMAGE = {"experiment1": {"clm": "29.00", "itm": "24.25", "contrastive": "13.50"},
                    "experiment2": {"contrastive": "13.50", "itm": "24.25", "contrastive_ratio": "52.00",
@@ -69,7 +69,7 @@ def _ratio_example(cli, tmp_path, experiment, winoground_dir):
     out = tmp_path / "out"
     assert run(cli(experiment, out, "--limit", str(RATIO_EXAMPLE + 1))).returncode == 0
     r = read_records(out)[RATIO_EXAMPLE]
-    assert None not in (r["swap_0"], r["swap_exact_0"]) and r["swap_0"] != r["swap_exact_0"]
+    assert None not in (r["swap_0"], r["swap_improved_0"]) and r["swap_0"] != r["swap_improved_0"]
     return r, load_winoground(str(winoground_dir), limit=RATIO_EXAMPLE + 1)[RATIO_EXAMPLE]
 
 
@@ -85,7 +85,7 @@ def test_experiment2_ratios_use_the_recorded_swaps(cli, tmp_path, blip_paths, wi
     r, ex = _ratio_example(cli, tmp_path, "experiment2", winoground_dir)
     model = BlipForImageTextRetrieval.from_pretrained(blip_paths["itm"]).eval()
     processor = BlipProcessor.from_pretrained(blip_paths["itm"])
-    texts = [r["caption_0"], r["swap_0"], r["swap_exact_0"]]
+    texts = [r["caption_0"], r["swap_0"], r["swap_improved_0"]]
     sim = torch.stack([_pair_forward(model, processor, ex["image_1"], t, use_itm_head=False)[0] for t in texts])
     logits = torch.stack([_pair_forward(model, processor, ex["image_1"], t) for t in texts])
     log_p = logits.log_softmax(-1)[:, 1]
@@ -93,8 +93,8 @@ def test_experiment2_ratios_use_the_recorded_swaps(cli, tmp_path, blip_paths, wi
     assert abs(sim[1] - sim[2]) > 1e-4 and abs(logits[1, 1] - logits[2, 1]) > 1e-4 and abs(log_p[1] - log_p[2]) > 1e-4
     assert r["contrastive_ratio"]["c0_i1"] == pytest.approx((sim[0] / sim[1]).item(), rel=1e-4)
     assert r["itm_ratio"]["c0_i1"] == pytest.approx((logits[0, 1] / logits[1, 1]).item(), rel=1e-4)
-    assert r["contrastive_exact_ratio"]["c0_i1"] == pytest.approx((sim[0] - sim[2]).item(), abs=1e-5)
-    assert r["itm_exact_ratio"]["c0_i1"] == pytest.approx((log_p[0] - log_p[2]).item(), abs=1e-5)
+    assert r["contrastive_ratio_improved"]["c0_i1"] == pytest.approx((sim[0] - sim[2]).item(), abs=1e-5)
+    assert r["itm_ratio_improved"]["c0_i1"] == pytest.approx((log_p[0] - log_p[2]).item(), abs=1e-5)
 
 
 def test_experiment3_ratios_use_the_recorded_swaps(cli, tmp_path, blip_paths, winoground_dir):
@@ -104,7 +104,7 @@ def test_experiment3_ratios_use_the_recorded_swaps(cli, tmp_path, blip_paths, wi
     pixels = processor(images=ex["image_0"], return_tensors="pt").pixel_values
     ids = processor.tokenizer(r["swap_0"], return_tensors="pt").input_ids[:, :-1]  # [CLS] tokens, [SEP] dropped
     cfg = model.config.text_config
-    swap_ids = processor.tokenizer(r["swap_exact_0"], add_special_tokens=False).input_ids
+    swap_ids = processor.tokenizer(r["swap_improved_0"], add_special_tokens=False).input_ids
     exact = torch.tensor([[cfg.bos_token_id, *swap_ids, cfg.sep_token_id]])
     with torch.no_grad():
         model.text_decoder.label_smoothing = 0.1  # what the published loss used
@@ -112,7 +112,7 @@ def test_experiment3_ratios_use_the_recorded_swaps(cli, tmp_path, blip_paths, wi
         log_probs = model(pixel_values=pixels, input_ids=exact).logits[0, :-1].log_softmax(-1)
     ll_swap = sum(log_probs[k, exact[0, k + 1]] for k in range(exact.shape[1] - 1))
     assert r["clm_ratio"]["c0_i0"] == pytest.approx(r["clm"]["c0_i0"] / loss_swap.item(), rel=1e-4)
-    assert r["clm_exact_ratio"]["c0_i0"] == pytest.approx(r["clm_exact"]["c0_i0"] - ll_swap.item(), abs=1e-4)
+    assert r["clm_ratio_improved"]["c0_i0"] == pytest.approx(r["clm_exact"]["c0_i0"] - ll_swap.item(), abs=1e-4)
 
 
 def test_experiment2_with_clip_has_only_contrastive_rows(cli, tmp_path, clip_path):
@@ -120,16 +120,16 @@ def test_experiment2_with_clip_has_only_contrastive_rows(cli, tmp_path, clip_pat
     done = run(cli("experiment2", out, "--itm-model", str(clip_path)))
     assert done.returncode == 0, done.stderr
     results = json.loads((out / "results.json").read_text())
-    assert list(results["rows"]) == ["contrastive", "contrastive_ratio", "contrastive_exact_ratio"]
+    assert list(results["rows"]) == ["contrastive", "contrastive_ratio", "contrastive_ratio_improved"]
     assert results["models"]["itm"] == {"name_or_path": str(clip_path), "family": "clip",
-                                        "rows": ["contrastive", "contrastive_ratio", "contrastive_exact_ratio"]}
+                                        "rows": ["contrastive", "contrastive_ratio", "contrastive_ratio_improved"]}
     records = read_records(out)
     for key, row in results["rows"].items():
         assert {k: row[k] for k in ("text", "image", "group")} == winoground(records, key, True)
         assert "published" not in row  # the published numbers are BLIP's
     assert "published image" not in table_row(done.stdout, "Row")  # no row has a published number
     assert table_row(done.stdout, "DistilRoBERTa + CLIP contrastive head score ratios (as published)")
-    assert "ITM" not in done.stdout and "rows contrastive, contrastive_ratio, contrastive_exact_ratio: --itm-model" \
+    assert "ITM" not in done.stdout and "rows contrastive, contrastive_ratio, contrastive_ratio_improved: --itm-model" \
         in done.stdout
     assert "itm" not in records[0] and "contrastive_ratio" in records[0]
 
@@ -139,9 +139,9 @@ def test_experiment3_with_blip2_has_the_exact_rows(cli, tmp_path, blip2_opt_path
     done = run(cli("experiment3", out, "--clm-model", str(blip2_opt_path), "--limit", "4"))
     assert done.returncode == 0, done.stderr
     results = json.loads((out / "results.json").read_text())
-    assert list(results["rows"]) == ["clm_exact", "clm_exact_ratio"]
+    assert list(results["rows"]) == ["clm_exact", "clm_ratio_improved"]
     assert results["models"]["clm"]["family"] == "blip2-captioning"
-    assert [c["a"] for c in results["comparisons"]] == ["clm_exact_ratio"]
+    assert [c["a"] for c in results["comparisons"]] == ["clm_ratio_improved"]
     assert "BLIP-2 causal-LM head (exact)" in done.stdout
 
 
@@ -204,11 +204,11 @@ def test_readme_smoke_run_works_as_written(tmp_path):
     for name in ("experiment1", "experiment2", "experiment3", "experiment2-clip", "experiment5"):
         assert json.loads((tmp_path / name / "results.json").read_text())["n_examples"] == 10
     clip_rows = json.loads((tmp_path / "experiment2-clip" / "results.json").read_text())["rows"]
-    assert list(clip_rows) == ["contrastive", "contrastive_ratio", "contrastive_exact_ratio"]
+    assert list(clip_rows) == ["contrastive", "contrastive_ratio", "contrastive_ratio_improved"]
     for name in ("experiment1", "experiment2", "experiment3"):  # written by the summarize command
         assert all((tmp_path / name / f).exists() for f in ("scores.png", "groups.png", "examples.html"))
     retrieval = json.loads((tmp_path / "experiment4" / "results.json").read_text())
-    assert list(retrieval["rows"]) == ["itc", "itm_blip", "itm", "clm_exact", "clm_exact_ratio"]
+    assert list(retrieval["rows"]) == ["itc", "itm_blip", "itm", "clm_exact", "clm_ratio_improved"]
     assert retrieval["counts"]["images"] == 8 and (tmp_path / "experiment4" / "queries.jsonl").exists()
     assert all((tmp_path / "experiment4" / f).exists() for f in ("recalls.png", "queries.html"))
     assert "clm_prior_cv" in json.loads((tmp_path / "experiment5" / "results.json").read_text())["rows"]

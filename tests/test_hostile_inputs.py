@@ -25,20 +25,31 @@ def _one_line_error(done, *phrases):
         assert phrase in last, last
 
 
-def test_data_edited_in_place_is_refused(cli, winoground_dir, tmp_path, capsys):
+def test_a_rerun_after_an_edit_keeps_every_unchanged_example(cli, winoground_dir, tmp_path, capsys):
     data = tmp_path / "data"
     shutil.copytree(winoground_dir, data)
     out = tmp_path / "out"
-    run_command_in_process(cli("experiment1", out, "--data", str(data), "--limit", "3"), capsys)
+    argv = lambda out: cli("experiment1", out, "--data", str(data), "--limit", "3", "--batch-size", "1")  # noqa: E731
+    run_command_in_process(argv(out), capsys)
+    before = read_records(out)
     lines = (data / "examples.jsonl").read_text().splitlines()
     lines[1] = json.dumps({**json.loads(lines[1]), "caption_0": "the cat chases the dog again"})
     (data / "examples.jsonl").write_text("\n".join(lines) + "\n")
-    _one_line_error(run(cli("experiment1", out, "--data", str(data), "--limit", "3")),
-                    "the content of --data changed since that run")
-    shutil.copytree(winoground_dir, data, dirs_exist_ok=True)  # the captions back; then only an image replaced
+    capsys.readouterr()
+    run_command_in_process(argv(out), capsys)
+    printed = capsys.readouterr().out
+    assert "2 example(s) kept, 1 scored again as their inputs changed since, 0 new" in printed
+    after = read_records(out)
+    assert after[0] == before[0] and after[1]["caption_0"] == "the cat chases the dog again"
+    assert after[1]["itm"] != before[1]["itm"] and after[1]["inputs"] != before[1]["inputs"]
+    # an image replaced: that example alone is scored again; the folder then equals a clean run's on that data
     draw_image(9, 1).save(data / "images" / "ex_2_0.png")
-    _one_line_error(run(cli("experiment1", out, "--data", str(data), "--limit", "3")),
-                    "the content of --data changed since that run")
+    capsys.readouterr()
+    run_command_in_process(argv(out), capsys)
+    assert "2 example(s) kept, 1 scored again as their inputs changed since, 0 new" in capsys.readouterr().out
+    run_command_in_process(argv(tmp_path / "clean"), capsys)
+    assert (out / "examples.jsonl").read_bytes() == (tmp_path / "clean" / "examples.jsonl").read_bytes()
+    assert read_records(out)[2]["itm"] != after[2]["itm"]
 
 
 def test_a_finished_run_prints_its_tables_without_loading_models(cli, tmp_path, capsys):
@@ -115,12 +126,14 @@ def test_summarize_refuses_examples_of_another_run(cli, tmp_path, winoground_dir
     (other / "examples.jsonl").write_text("\n".join(json.dumps({**json.loads(line), "id": n})
                                                     for n, line in enumerate(lines)) + "\n")
 
-    def summarize(*extra) -> str:
+    def summarize(*extra, expect=2) -> str:
         capsys.readouterr()
-        run_in_process("summarize.py", [out, *extra], capsys, expect=2)
+        run_in_process("summarize.py", [out, *extra], capsys, expect=expect)
         return capsys.readouterr().out
 
-    assert "does not hold example 0 of examples.jsonl as the run scored it" in summarize("--data", other)
+    # Data that is not what the run scored: no page (one line), the tables and figures still written.
+    printed = summarize("--data", other, expect=0)
+    assert "no examples.html: " in printed and "does not hold example 0 of examples.jsonl as the run scored it" in printed
     assert not (out / "examples.html").exists() and (out / "scores.png").exists()
     records = (out / "examples.jsonl").read_text().splitlines()
     (out / "examples.jsonl").write_text("\n".join(records[:2]) + "\n")
@@ -144,7 +157,7 @@ def test_two_runs_on_one_fresh_swap_cache_lose_no_entries(cli, tmp_path, blip_pa
     exp3[exp3.index("--swap-cache") + 1] = str(swaps)
     exp4 = [sys.executable, str(ROOT / "experiment4.py"), "--data", str(annotations), "--itm-model",
             str(blip_paths["itm"]), "--clm-model", str(blip_paths["clm"]), "--mlm-model", str(mlm_path),
-            "--swap-cache", str(swaps), "--device", "cpu", "--k", "2", "--rows", "itc,itm_ratio,clm_exact_ratio",
+            "--swap-cache", str(swaps), "--device", "cpu", "--k", "2", "--rows", "itc,itm_ratio,clm_ratio_improved",
             "--out", str(tmp_path / "e4")]
     procs = [subprocess.Popen(c, cwd=ROOT, env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
              for c in (exp3, exp4)]
@@ -156,3 +169,14 @@ def test_two_runs_on_one_fresh_swap_cache_lose_no_entries(cli, tmp_path, blip_pa
     expected = {(s, ex[f"caption_{c}"]) for ex in data for c in (0, 1) for s in ("published", "improved")}
     expected |= {(s, c) for c in load_retrieval(str(annotations)).captions for s in ("published", "improved")}
     assert expected <= saved
+
+
+def test_a_damaged_cache_is_named_before_any_model_loads(cli, tmp_path):
+    swaps = tmp_path / "swaps.json"
+    swaps.write_text('{"swaps": [{"model": "m", "dtype": "float32", "search": "improved", "seed": 0, '
+                     '"max_pairs": 1000, "caption": "a", "swap": 3, "reason": null}]}')
+    argv = cli("experiment2", tmp_path / "out", "--limit", "2")
+    argv[argv.index("--swap-cache") + 1] = str(swaps)
+    done = run(argv)
+    _one_line_error(done, f"{swaps}: entry 0 has 'swap' = 3 of the wrong type", "--swap-cache")
+    assert "Loading weights" not in done.stderr

@@ -384,3 +384,86 @@ def test_a_folder_of_an_earlier_release_still_summarizes(tmp_path, winoground_di
     assert cells["image"] == "50.00 [0.00, 100.00]" and cells["Published image"] == "24.25"
     assert table_row(done.stdout, "VQ2 (external) (reference)")[3] == "42.20"
     assert (folder / "examples.html").exists() and (folder / "groups.png").exists()
+
+    # Schema 2: the rows and T' fields it named otherwise read under schema 3's names, the page included.
+    results = json.loads((folder / "results.json").read_text())
+    results["schema"], results["rows"] = 2, {"itm_exact_ratio": results.pop("methods")["itm"]}
+    results["rows"]["itm_exact_ratio"].pop("published_image")
+    results |= {"benchmark": "winoground", "primary": "group", "compared": ["text", "image", "group"],
+                "references": {}}
+    (folder / "results.json").write_text(json.dumps(results))
+    (folder / "examples.jsonl").write_text("".join(json.dumps({**{k: v for k, v in r.items() if k != "itm"},
+                                                               "itm_exact_ratio": r["itm"], "swap_exact_0": "T prime"})
+                                                   + "\n" for r in records))
+    done = _summarize(folder)
+    assert done.returncode == 0, done.stdout
+    assert dict(zip(table_row(done.stdout, "Row"), table_row(done.stdout, "BLIP ITM head")))["image"] == \
+        "50.00 [0.00, 100.00]"
+    page = (folder / "examples.html").read_text()
+    assert "T prime" in page  # the improved search's T', read under its current name
+
+
+def test_changed_data_and_broken_folders_get_one_line_each_and_the_rest_is_written(finished, blip_paths, tmp_path,
+                                                                                  capsys):
+    data = write_compositional_data(tmp_path / "data")
+    aro = tmp_path / "aro"
+    run_in_process("experiment1.py", ["--benchmark", "aro-vg-relation", "--data", data["aro"], "--itm-model",
+                                      blip_paths["itm"], "--clm-model", "", "--device", "cpu", "--workers", "0",
+                                      "--limit", "3", "--out", aro], capsys)
+    annotations = data["aro"] / "visual_genome_relation.json"
+    entries = json.loads(annotations.read_text())
+    entries[1]["bbox_x"] += 1  # a box moved after the run: the page would show a crop the run never scored
+    annotations.write_text(json.dumps(entries))
+    edited = tmp_path / "edited"  # a results.json edited by hand
+    shutil.copytree(finished / "experiment1", edited)
+    results = json.loads((edited / "results.json").read_text())
+    (edited / "results.json").write_text(json.dumps({**results, "rows": list(results["rows"])}))
+    unreadable = tmp_path / "unreadable"  # images that cannot be read, though the captions are those scored
+    shutil.copytree(finished / "experiment1", unreadable)
+    winoground_copy = tmp_path / "winoground"
+    shutil.copytree(json.loads((finished / "experiment1" / "results.json").read_text())["config"]["data"],
+                    winoground_copy)
+    for image in (winoground_copy / "images").iterdir():
+        image.write_bytes(b"not an image")
+    (unreadable / "examples.html").unlink(missing_ok=True)
+    done = _summarize(aro, edited, finished / "experiment2")
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    lines = done.stdout.splitlines()
+    assert [line for line in lines if line.startswith(f"{aro}: no examples.html")] == [
+        next(line for line in lines if "does not hold example 1 of examples.jsonl as the run scored it" in line)]
+    assert any(line.startswith(f"{edited}: ") and "run the experiment again with that --out" in line for line in lines)
+    assert (aro / "scores.png").exists() and f"## experiment1 ({aro}" in done.stdout
+    assert "## experiment2 (" in done.stdout  # the folder after the broken one is still summarized
+    done = _summarize(unreadable, "--data", winoground_copy)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    assert any(line.startswith(f"{unreadable}: no examples.html: image ") and "cannot be read" in line
+               for line in done.stdout.splitlines())
+    assert (unreadable / "scores.png").exists() and not (unreadable / "examples.html").exists()
+
+
+def test_a_benchmark_rated_by_people_gets_its_scatter_and_images_ordered_by_each_row(blip_paths, tmp_path, capsys):
+    data = write_compositional_data(tmp_path / "data")
+    out = tmp_path / "genai"
+    run_in_process("experiment1.py", ["--benchmark", "genai-bench", "--data", data["genai"], "--itm-model",
+                                      blip_paths["itm"], "--clm-model", "", "--device", "cpu", "--workers", "0",
+                                      "--out", out], capsys)
+    run_printout = capsys.readouterr().out  # the run's own report: metrics, then per skill
+    assert "skill=basic" in run_printout.split("Per group")[1]
+    run_in_process("summarize.py", [out], capsys)
+    printed = capsys.readouterr().out
+    results = json.loads((out / "results.json").read_text())
+    row = results["rows"]["itm"]
+    assert row["breakdown"]["skill=basic"]["n"] == 3 and set(row["breakdown"]["skill=basic"]) >= {
+        "pairwise_accuracy", "pearson", "kendall_tau_b"}
+    low, high = row["interval95"]["pairwise_accuracy"]
+    assert table_row(printed, row["label"])[1] == f"{row['pairwise_accuracy']:.2f} [{low:.2f}, {high:.2f}]"
+    assert "CLIPScore (GenAI-Bench paper, Table 2)" in printed
+    with Image.open(out / "human.png") as image:
+        assert np.asarray(image.convert("L")).std() > 10
+    page = (out / "examples.html").read_text()
+    record = read_records(out)[0]
+    human = json.loads(record["ratings"])
+    ranked = sorted(range(6), key=lambda i: (-record["itm"][f"c0_i{i}"], i))  # best first, ties in image order
+    expected = "".join(f"<td>i{i} <small>({human[i]:.2f})</small></td>" for i in ranked)
+    assert f"<td>{row['label']}</td>{expected}</tr>" in page
+    assert "DALLE_3, human" in page

@@ -103,10 +103,10 @@ def test_missing_data_names_what_to_download(tmp_path):
 def test_malformed_entries_are_named(data_paths, tmp_path):
     (tmp_path / "test.json").write_text(json.dumps([{"id": 1, "caption_1": "a", "caption_2": None,
                                                       "image_1": "x.png", "image_2": "y.png"}]))
-    with pytest.raises(InputError, match=r"test.json entry 0, caption 1 is NoneType"):
+    with pytest.raises(InputError, match=r"test.json: entry 0, field 'caption_2' is null, not a caption"):
         GRIDS["colorswap"].load(str(tmp_path))
     (tmp_path / "all_select.json").write_text(json.dumps([{"image0": "x.png", "caption0": "a", "caption1": "b"}]))
-    with pytest.raises(InputError, match=r"all_select.json entry 0 lacks the field 'image1'"):
+    with pytest.raises(InputError, match=r"all_select.json: entry 0 lacks the field 'image1'"):
         GRIDS["eqben-mini"].load(str(tmp_path))
 
 
@@ -155,7 +155,7 @@ def test_sugarcrepe_pp_reads_the_official_files_as_they_are(data_paths):
     entries = json.loads((data_paths["sugarcrepe_pp"] / "swap_obj.json").read_text())
     (data_paths["sugarcrepe_pp"] / "swap_obj.json").write_text(json.dumps(entries + [entries[0]]))
     try:
-        with pytest.raises(InputError, match="swap_obj.json repeats ids 0"):
+        with pytest.raises(InputError, match="swap_obj.json: entry 2, field 'id' repeats the value 0 of entry 0"):
             _load("sugarcrepe-pp", data_paths)
     finally:
         (data_paths["sugarcrepe_pp"] / "swap_obj.json").write_text(json.dumps(entries))

@@ -114,7 +114,8 @@ def test_an_image_listed_twice_is_refused(annotations):
         load_retrieval(str(bad))
 
 
-@pytest.mark.parametrize("caption,message", [(None, "NoneType"), ("", "an empty string"),
+@pytest.mark.parametrize("caption,message", [(None, "is null, not a caption"), ("", "no visible character"),
+                                             ("\u200b\u200b", "no visible character"),
                                              ("...!", "empty after BLIP's cleaning")])
 def test_bad_captions_are_named(annotations, caption, message):
     entries = json.loads(annotations["blip"].read_text())

@@ -22,6 +22,10 @@ class Squares(JsonCache):
     VALUES = {"square": int}
 
 
+class Roots(Squares):
+    VALUES = {"square": int, "root": float}
+
+
 WRITER = """
 import sys
 sys.path.insert(0, {root!r})
@@ -63,11 +67,13 @@ def test_concurrent_writers_lose_no_entries(tmp_path):
     ('{"squares": [{"n": true, "square": 4}]}', "entry 0 has 'n' = True of the wrong type"),
     ('{"squares": {"n": 2}}', "not a cache this code wrote"),
     ("[1, 2", "not a cache this code wrote"),
+    ('{"squares": [{"n": 2, "square": 4, "root": NaN}]}', "entry 0 has 'root' = nan, not a finite number"),
+    ('{"squares": [{"n": 2, "square": 4, "root": -Infinity}]}', "entry 0 has 'root' = -inf, not a finite number"),
 ])
 def test_damaged_entries_are_named(tmp_path, content, message):
     (tmp_path / "squares.json").write_text(content)
     with pytest.raises(InputError, match=message) as e:
-        Squares(tmp_path / "squares.json")
+        Roots(tmp_path / "squares.json") if "root" in content else Squares(tmp_path / "squares.json")
     assert "--squares" in str(e.value) and "\n" not in str(e.value)
 
 

@@ -40,3 +40,22 @@ def test_a_truncated_first_stage_file_is_encoded_again(tmp_path, clip_path):
     cache.write_bytes(cache.read_bytes()[:60])
     assert np.array_equal(first_stage(scorer, images, captions, 2, 0, cache), first)
     assert sum(encoded) == 6  # the damaged file was encoded again
+
+
+def test_a_first_stage_file_that_does_not_fit_or_is_not_finite_is_named(tmp_path):
+    import pytest
+
+    from common.errors import InputError
+    from evaluation.first_stage import check_first_stage_cache
+
+    cache = tmp_path / "first_stage.npz"
+    check_first_stage_cache(cache, 3, 2)  # none yet: nothing to check
+    text, image = np.ones((2, 4), dtype=np.float32), np.ones((3, 4), dtype=np.float32)
+    np.savez(cache, text=text, image=image)
+    check_first_stage_cache(cache, 3, 2)
+    with pytest.raises(InputError, match=r"not of 2 captions and 4 images: delete it"):
+        check_first_stage_cache(cache, 4, 2)
+    image[1, 2] = np.nan
+    np.savez(cache, text=text, image=image)
+    with pytest.raises(InputError, match=r"first_stage.npz holds NaN or infinite embeddings \(the cache is at fault"):
+        check_first_stage_cache(cache, 3, 2)

@@ -21,7 +21,7 @@ def test_records_round_trip_scores_and_swaps():
     records = example_records(EXAMPLES, {"row": scores}, swaps, ("tag", "secondary_tag", "num_main_preds"))
     assert [r["id"] for r in records] == [7, 9] and "image_0" not in records[0]
     assert records[1]["row"] == {"c0_i0": 4.0, "c0_i1": 5.0, "c1_i0": 6.0, "c1_i1": 7.0}
-    assert records[0]["swap_0"] == "b a" and records[0]["swap_1"] is None and records[1]["swap_exact_0"] is None
+    assert records[0]["swap_0"] == "b a" and records[0]["swap_1"] is None and records[1]["swap_improved_0"] is None
     assert swaps_of(records[1], 1) == {PUBLISHED: "y", IMPROVED: None}
     assert count_without_swap(records) == {PUBLISHED: 1, IMPROVED: 2}
     grid = score_grid(records, "row")

@@ -31,6 +31,12 @@ def test_other_arguments_are_refused(tmp_path):
         RunLog(tmp_path, {"seed": 1, "model": "m"})
 
 
+def test_a_folder_of_an_earlier_schema_is_refused_not_mixed(tmp_path):
+    RunLog(tmp_path, {"seed": 0})  # config.json without "schema": written before schema 3 renamed rows
+    with pytest.raises(InputError, match="earlier release of this code, which named rows otherwise"):
+        RunLog(tmp_path, {"schema": 3, "seed": 0})
+
+
 def test_finish_with_missing_examples_fails(tmp_path):
     log = RunLog(tmp_path, {})
     log.append([{"id": 0}])

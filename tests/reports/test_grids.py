@@ -1,5 +1,5 @@
 """One report for every grid benchmark: Winoground's metrics, breakdown, differences, published numbers and quoted
-rows come from its Grid, checked against values worked out here; results.json of earlier releases reads as schema 2."""
+rows come from its Grid, checked against values worked out here; results.json of earlier releases reads as schema 3."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def test_winoground_through_the_one_report(tmp_path):
     printed = report_grid(tmp_path, {"seed": 0}, _records(["itm", "clm"]), [a, b],
                           GRIDS["winoground"], [("itm", "clm")], {"itm": {"image": 24.25}})
     data = read_results(tmp_path)
-    assert data["schema"] == 2 and data["benchmark"] == "winoground" and data["compared"] == ["text", "image", "group"]
+    assert data["schema"] == 3 and data["benchmark"] == "winoground" and data["compared"] == ["text", "image", "group"]
     itm = data["rows"]["itm"]
     # Text right in examples 0 and 3, Image in 0 and 1, Group only in 0 (example 2 ties everywhere: wrong).
     assert (itm["text"], itm["image"], itm["group"]) == (50.0, 50.0, 25.0)
@@ -56,7 +56,7 @@ def test_winoground_through_the_one_report(tmp_path):
     assert printed == tables(data)  # a finished run's reprint is the same
 
 
-def test_results_of_earlier_releases_read_as_schema_2(tmp_path):
+def test_results_of_earlier_releases_read_as_schema_3(tmp_path):
     old = {"config": {"experiment": "experiment1", "seed": 0}, "n_examples": 4,
            "methods": {"itm": {"label": "BLIP ITM head", "higher_is_better": True, "published_image": 24.25,
                                "text": 50.0, "image": 50.0, "group": 25.0,
@@ -68,7 +68,8 @@ def test_results_of_earlier_releases_read_as_schema_2(tmp_path):
                                               "published_image": 25.0}]}
     (tmp_path / "results.json").write_text(json.dumps(old))
     new = read_results(tmp_path)
-    assert new["schema"] == 2 and new["benchmark"] == "winoground" and new["primary"] == "group"
+    assert new["schema"] == 3 and new["written_schema"] == 1
+    assert new["benchmark"] == "winoground" and new["primary"] == "group"
     assert new["rows"]["itm"]["published"] == {"image": 24.25} and "published_image" not in new["rows"]["itm"]
     assert new["references"] == {"PaLI": {"image": 41.5}, "Random chance": {"text": 25.0, "image": 25.0, "group": 16.67}}
     grid = {"config": {"experiment": "experiment1"}, "benchmark": "sugarcrepe", "primary": "accuracy", "methods": {}}
@@ -78,3 +79,15 @@ def test_results_of_earlier_releases_read_as_schema_2(tmp_path):
     assert upgraded(retrieval)["references"]["paper"]["img_r10"] == 6.0
     assert upgraded(retrieval)["benchmark"] == "retrieval"
     assert upgraded(new) is new
+    # Schema 2 named the [ENC] log-probability "itm_enc" and the improved search's ratios "<row>_exact_ratio".
+    two = {"schema": 2, "config": {"experiment": "experiment2"}, "benchmark": "winoground",
+           "rows": {"itm_enc": {"label": "a"}, "itm_enc_exact_ratio": {"label": "b"}, "clm_ratio": {"label": "c"}},
+           "comparisons": [{"a": "itm_enc_exact_ratio", "b": "itm_enc", "diff": 1.0}],
+           "models": {"itm": {"rows": ["itm_enc", "itm_enc_exact_ratio"]}},
+           "alpha_figure": {"clm_prior_cv": ["clm_exact_ratio", "clm_null"]}}
+    three = upgraded(two)
+    assert list(three["rows"]) == ["itm_enc_logprob", "itm_enc_ratio_improved", "clm_ratio"]
+    assert three["comparisons"] == [{"a": "itm_enc_ratio_improved", "b": "itm_enc_logprob", "diff": 1.0}]
+    assert three["models"]["itm"]["rows"] == ["itm_enc_logprob", "itm_enc_ratio_improved"]
+    assert three["alpha_figure"] == {"clm_prior_cv": ["clm_ratio_improved", "clm_null"]}
+    assert three["written_schema"] == 2 and two["rows"].keys() == {"itm_enc", "itm_enc_exact_ratio", "clm_ratio"}

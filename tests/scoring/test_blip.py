@@ -79,7 +79,7 @@ def test_enc_token_comes_from_the_tokenizer_or_the_row_after_dec(retrieval):
     no_row = copy.copy(retrieval)
     no_row.model = copy.deepcopy(retrieval.model)
     no_row.model.config.text_config.vocab_size = config.bos_token_id + 1
-    with pytest.raises(InputError, match=r"cannot find BLIP's \[ENC\] token.*use the 'itm' head"):
+    with pytest.raises(InputError, match=r"cannot find BLIP's \[ENC\] token.*use the 'itm' and 'itm_logprob' heads"):
         no_row.enc_token_id()
 
 
