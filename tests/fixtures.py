@@ -93,6 +93,8 @@ def write_retrieval_data(folder: Path, n_images: int = 8) -> dict[str, Path]:
 # Each registered grid benchmark's drawn copy among the paths `write_compositional_data` returns: the keys of its
 # --data and --image-root (None: none). A benchmark added to benchmarks.GRIDS needs its line here, and its files
 # drawn below; tests/benchmarks/test_grids.py fails until it has both.
+# GenAI-Bench's generators, as its release names their folders (the loader checks it reads these).
+GENAI_GENERATORS = ("DALLE_3", "SDXL_Turbo", "DeepFloyd_I_XL_v1", "Midjourney_6", "SDXL_2_1", "SDXL_Base")
 GRID_FIXTURES = {"winoground": ("winoground", None), "sugarcrepe": ("sugarcrepe", "sugarcrepe_images"),
                  "aro-vg-relation": ("aro", None), "aro-vg-attribution": ("aro", None), "whatsup-a": ("whatsup", None),
                  "whatsup-b": ("whatsup", None), "mmvp-vlm": ("mmvp", None), "colorswap": ("colorswap", None),
@@ -209,14 +211,13 @@ def write_compositional_data(root: Path) -> dict[str, Path]:
     paths["sugarcrepe_pp"] = scpp / "data"
 
     genai = root / "genai"  # genai_image.json, genai_skills.json and <generator>/<index>.jpeg, as t2v_metrics unzips
-    from benchmarks.genai_bench import GENERATORS
     prompts = {}
     for n in range(1, 5):
         key = f"{n:05d}"
         # Three people's ratings; prompts 1 and 2 give some images equal means (human ties).
-        ratings = {g: [1 + (n + g_index) % 5, 1 + (n * g_index) % 5, 3] for g_index, g in enumerate(GENERATORS)}
+        ratings = {g: [1 + (n + g_index) % 5, 1 + (n * g_index) % 5, 3] for g_index, g in enumerate(GENAI_GENERATORS)}
         prompts[key] = {"id": n, "prompt": CAPTION_PAIRS[n % len(CAPTION_PAIRS)][0], "models": ratings}
-        for g_index, g in enumerate(GENERATORS):
+        for g_index, g in enumerate(GENAI_GENERATORS):
             (genai / g).mkdir(parents=True, exist_ok=True)
             draw_image(10 * n + g_index, g_index % 2).convert("RGB").save(genai / g / f"{key}.jpeg")
     (genai / "genai_image.json").write_text(json.dumps(prompts))

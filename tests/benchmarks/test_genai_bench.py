@@ -8,6 +8,7 @@ import json
 import re
 import shutil
 
+import datasets
 import numpy as np
 import pytest
 from fixtures import grid_source
@@ -131,3 +132,67 @@ def test_a_missing_generator_folder_image_or_skill_prompt_is_one_line(compositio
                                          r"does not hold; skill 'counting' lists '4', not a prompt index") as error:
         grid.load(str(folder))
     assert "\n" not in str(error.value)
+
+
+def test_the_drawn_copy_with_scores_chosen_by_hand(compositional):
+    # Prompt 1 of the drawn copy: its six images' mean ratings are 2, 8/3, 10/3, 4, 3 and 2 (images 0 and 5
+    # tie). Scores 0.3 * mean - 0.4 order every pair as the people do, the tie included: 15 of 15 pairs right,
+    # Pearson and Kendall tau-b 100.
+    grid = GRIDS["genai-bench"]
+    data = grid.load(str(compositional["genai"]), None, 1)
+    fields = {f: np.array(data[f]) for f in grid.fields}
+    means = np.array(json.loads(data[0]["ratings"]))
+    assert means.tolist() == pytest.approx([2, 8 / 3, 10 / 3, 4, 3, 2])
+    scores = np.array([[[0.2, 0.4, 0.6, 0.8, 0.5, 0.2]]])
+    assert grid.metrics(scores, True, fields) == {"pairwise_accuracy": 100.0, "pearson": 100.0,
+                                                  "kendall_tau_b": 100.0}
+    # Images 2 and 3 swapped: that one pair is ordered against the people, 14 of 15 at epsilon 0, and no
+    # larger epsilon helps (it would tie pairs the people did not tie); tau-b (13 - 1) / sqrt(14 * 14).
+    swapped = np.array([[[0.2, 0.4, 0.8, 0.6, 0.5, 0.2]]])
+    values = grid.metrics(swapped, True, fields)
+    assert values["pairwise_accuracy"] == 93.33 and values["kendall_tau_b"] == round(100 * 12 / 14, 2)
+    assert values["pearson"] == round(100 * np.corrcoef(swapped.reshape(-1), means)[0, 1], 2)
+
+
+class FolderHub:
+    """Stands in for the hub: a repo's files are the files of a local folder."""
+
+    def __init__(self, folder):
+        self.folder = folder
+
+    def list_files(self, repo_id, revision):
+        return sorted(p.name for p in self.folder.iterdir())
+
+    def download(self, repo_id, filename, revision):
+        return str(self.folder / filename)
+
+
+def test_the_hub_copy_reads_each_generators_zip(compositional, tmp_path):
+    import zipfile
+
+    local = compositional["genai"]
+    hub = tmp_path / "hub"
+    hub.mkdir()
+    for name in ("genai_image.json", "genai_skills.json"):
+        shutil.copy(local / name, hub / name)
+    for generator in GENERATORS:
+        with zipfile.ZipFile(hub / f"{generator}.zip", "w") as zf:
+            for image in sorted((local / generator).iterdir()):
+                zf.write(image, f"{generator}/{image.name}")
+    from benchmarks import genai_bench
+
+    from_hub = genai_bench.load("zhiqiulin/GenAI-Bench-527", hub=FolderHub(hub))
+    from_folder = genai_bench.load(str(local))
+    assert from_hub["caption_0"] == from_folder["caption_0"] and from_hub["ratings"] == from_folder["ratings"]
+    first = from_hub.cast_column("image_3", datasets.Image(decode=False))[2]["image_3"]
+    assert first["bytes"] == (local / GENERATORS[3] / "00003.jpeg").read_bytes()
+    GRIDS["genai-bench"].check(from_hub)
+    (hub / "SDXL_Base.zip").unlink()
+    with pytest.raises(InputError, match="zhiqiulin/GenAI-Bench-527 lacks SDXL_Base.zip"):
+        genai_bench.load("zhiqiulin/GenAI-Bench-527", hub=FolderHub(hub))
+
+
+def test_the_drawn_copy_names_the_official_generators():
+    from fixtures import GENAI_GENERATORS
+
+    assert GENAI_GENERATORS == GENERATORS
