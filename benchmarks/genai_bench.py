@@ -34,9 +34,7 @@ computes that with weights, over pairs sorted once per row, instead of sorting m
 from __future__ import annotations
 
 import json
-import os
 import zipfile
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import datasets
@@ -256,10 +254,7 @@ def resampled_metrics(scores: np.ndarray, higher_is_better: bool, fields: dict,
                       indices: np.ndarray) -> list[dict[str, float]]:
     """`metrics` on each resample of prompts (rows of `indices`), equal to computing it on the resampled examples."""
     pairs = Pairs(np.asarray(scores)[:, 0, :], human_means(fields), higher_is_better, len(GENERATORS))
-    counts = [np.bincount(index, minlength=len(scores)) for index in indices]
-    # Each resample is independent and numpy releases the GIL over the pairs: threads share the sorted pairs.
-    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
-        return list(pool.map(pairs.metrics, counts))
+    return [pairs.metrics(np.bincount(index, minlength=len(scores))) for index in indices]
 
 
 def groups(fields: dict) -> dict[str, np.ndarray]:

@@ -9,10 +9,8 @@ cumulative sum over every pair, the least a resample's threshold search can cost
 """
 
 import argparse
-import os
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -49,11 +47,6 @@ def main():
         expanded = (index[:, None] * len(GENERATORS) + np.arange(len(GENERATORS))).reshape(-1)
         Pairs(scores[expanded], human[expanded], True, len(GENERATORS)).metrics()
     naive_s = seconds(naive, min(3, args.resamples))
-    threads = min(8, os.cpu_count() or 1)  # as resampled_metrics runs them
-    start = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        list(pool.map(pairs.metrics, [np.bincount(d, minlength=args.prompts) for d in draws]))
-    threaded = (time.perf_counter() - start) / args.resamples
     ones = np.ones(len(pairs.gain))
     floor = seconds(lambda: np.cumsum(ones), 5)
     print(f"{args.prompts} prompts, {len(pairs.gain):,} pairs of images")
@@ -61,8 +54,6 @@ def main():
     print(f"sorting the pairs once per row: {built:.2f} s")
     print(f"one resample, weighted: {weighted * 1e3:.1f} ms ({weighted / floor:.1f}x the floor); 1,000 resamples: "
           f"{1000 * weighted:.0f} s per row")
-    print(f"the report's way (resamples on {threads} threads): {threaded * 1e3:.1f} ms per resample "
-          f"of wall time; 1,000 resamples: {1000 * threaded:.0f} s per row")
     print(f"one resample, sorted again (naive): {naive_s * 1e3:.0f} ms ({naive_s / weighted:.1f}x the weighted way)")
 
 
