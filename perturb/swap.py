@@ -50,6 +50,7 @@ import torch
 from common.cache import JsonCache
 from common.errors import InputError, first_line
 from common.fingerprints import checkpoint_fingerprint
+from scoring.base import unreadable_weights
 from scoring.batching import right_pad
 
 PUBLISHED = "published"
@@ -82,9 +83,8 @@ def load_mlm(name_or_path: str, device="cpu", dtype=torch.float32):
     except OSError as e:
         raise InputError(f"cannot load a masked LM from '{name_or_path}': pass a hub id or a folder saved with "
                          f"save_pretrained ({first_line(e)})") from None
-    except SafetensorError as e:  # a truncated or damaged weights file
-        raise InputError(f"the weights of '{name_or_path}' cannot be read ({first_line(e)}): download or save the "
-                         f"checkpoint again") from None
+    except SafetensorError as e:
+        raise unreadable_weights(name_or_path, e) from None
     except ValueError as e:  # a checkpoint of another kind, e.g. BLIP or CLIP
         raise InputError(f"'{name_or_path}' is not a masked LM (AutoModelForMaskedLM cannot load it: "
                          f"{first_line(e)[:120]}): pass one such as distilroberta-base as --mlm-model") from None

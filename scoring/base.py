@@ -207,10 +207,15 @@ def load_pretrained(model_cls, name_or_path: str, device, dtype):
     except OSError as e:
         raise InputError(f"cannot load {model_cls.__name__} from '{name_or_path}': pass a hub id or a folder "
                          f"saved with save_pretrained ({first_line(e)})") from None
-    except SafetensorError as e:  # a truncated or damaged weights file
-        raise InputError(f"the weights of '{name_or_path}' cannot be read ({first_line(e)}): download or save the "
-                         f"checkpoint again") from None
+    except SafetensorError as e:
+        raise unreadable_weights(name_or_path, e) from None
     return model.to(device).eval().requires_grad_(False)
+
+
+def unreadable_weights(name_or_path: str, e: Exception) -> InputError:
+    """The one line for a weights file that is truncated or damaged (safetensors cannot read it)."""
+    return InputError(f"the weights of '{name_or_path}' cannot be read ({first_line(e)}): download or save the "
+                      f"checkpoint again")
 
 
 def pil_image_processor(name_or_path: str):
