@@ -131,15 +131,18 @@ class RunLog:
             self.records[r["id"]] = r
 
     def saved(self) -> int:
-        """How many examples the files hold whole: the files, not memory, after an interrupt."""
-        ids = set()
+        """How many examples the files hold whole, of the inputs now: the files, not memory, after an interrupt."""
+        inputs = {}
         for file in self._files():
             try:
                 raw = file.read_bytes()
             except OSError:
                 continue
-            ids |= {json.loads(line)["id"] for line in _whole_lines(raw)[1] if line.strip()}
-        return len(ids)
+            for line in _whole_lines(raw)[1]:
+                if line.strip():
+                    record = json.loads(line)
+                    inputs[record["id"]] = record.get("inputs")
+        return sum(self.inputs is None or (i in self.inputs and inputs[i] == self.inputs[i]) for i in inputs)
 
     @property
     def finished(self) -> bool:

@@ -110,3 +110,14 @@ def test_the_files_of_any_number_of_ranks_are_read_and_merged_in_example_order(t
     assert [r["id"] for r in log.finish([0, 1, 2, 3, 4])] == [0, 1, 2, 3, 4]
     assert [json.loads(line)["s"] for line in (tmp_path / "examples.jsonl").read_text().splitlines()] == [0, 1, 2, 3, 4]
     assert not list(tmp_path.glob("examples.part-*"))
+
+
+def test_a_record_counts_as_done_only_while_its_inputs_are_those_of_now(tmp_path):
+    RunLog(tmp_path, {}, inputs={0: "a", 1: "b"}).append([{"id": 0, "inputs": "a"}, {"id": 1, "inputs": "b"}])
+    again = RunLog(tmp_path, {}, inputs={0: "a", 1: "b, edited", 2: "c"})
+    assert again.is_done([0]) and not again.is_done([1]) and not again.is_done([2])
+    assert again.resume_counts() == {"kept": 1, "stale": 1, "new": 1} and again.saved() == 1
+    with pytest.raises(RuntimeError, match=r"examples \[1, 2\] were never scored"):
+        again.finish([0, 1, 2])
+    again.append([{"id": 1, "inputs": "b, edited"}, {"id": 2, "inputs": "c"}])
+    assert [r["inputs"] for r in again.finish([0, 1, 2])] == ["a", "b, edited", "c"]
