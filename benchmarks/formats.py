@@ -9,9 +9,10 @@ silently: a tag that is a list, a count of 1.9 or a box of `true` is an error, n
 a 1 or a 1.0. The descriptions also drive the tests' mutations of every format (tests/benchmarks/
 test_formats.py).
 
-Why not pydantic or jsonschema: both would need a layer that turns their reports into this one line per file
-(pydantic's strict mode still reads a float 1.0 as an int), and neither knows a caption that only looks
-non-empty (zero-width spaces) or an image file's name; the kinds below are a few lines each.
+Why not pydantic or jsonschema: both would need a layer that turns their reports into this one line per file,
+pydantic coerces by default (the string "1" and the float 1.0 pass as an int unless every field is declared
+strict), and neither knows a caption that only looks non-empty (zero-width spaces); the kinds below are a few
+lines each, and the tests draw their mutations from them.
 """
 
 from __future__ import annotations
