@@ -27,11 +27,13 @@ def folds(n_examples: int, seed: int) -> list[np.ndarray]:
     return np.array_split(np.random.default_rng(seed).permutation(n_examples), N_FOLDS)
 
 
-def primary_metric(grid, scores: np.ndarray, higher_is_better: bool, fields: Mapping[str, np.ndarray],
-                   index: np.ndarray) -> float:
-    """The benchmark's primary metric over the examples `index`; an undefined metric counts as -inf."""
-    value = grid.metrics(scores[index], higher_is_better, {k: v[index] for k, v in fields.items()})[grid.primary]
-    return -np.inf if value is None or np.isnan(value) else value
+def primary_metrics(grid, scores: np.ndarray, higher_is_better: bool, fields: Mapping[str, np.ndarray],
+                    subsets: Sequence[np.ndarray]) -> list[float]:
+    """The benchmark's primary metric over each subset of examples (an array of indexes each), in one call, so a
+    benchmark that prepares the whole set once for many subsets (`Grid.resampled`, GenAI-Bench's sorted pairs)
+    does it once; an undefined metric counts as -inf."""
+    values = [m[grid.primary] for m in grid.resampled_metrics(scores, higher_is_better, dict(fields), subsets)]
+    return [-np.inf if v is None or np.isnan(v) else v for v in values]
 
 
 @dataclass(frozen=True)
@@ -48,15 +50,16 @@ def cross_validate(scores_at: Callable[[float], np.ndarray], grid, higher_is_bet
     grids = [scores_at(alpha) for alpha in ALPHAS]
     held_out_scores = np.empty_like(grids[0])
     parts = folds(len(grids[0]), seed)
+    trains = [np.sort(np.concatenate([p for j, p in enumerate(parts) if j != k])) for k in range(len(parts))]
+    everything = np.arange(len(grids[0]))
+    # Per alpha: the metric on each fold's training part, then on the whole set.
+    by_alpha = [primary_metrics(grid, g, higher_is_better, fields, [*trains, everything]) for g in grids]
     alphas = []
     for k, held_out in enumerate(parts):
-        train = np.sort(np.concatenate([p for j, p in enumerate(parts) if j != k]))
-        values = [primary_metric(grid, g, higher_is_better, fields, train) for g in grids]
-        best = int(np.argmax(values))  # the first maximum: the smallest alpha
+        best = int(np.argmax([values[k] for values in by_alpha]))  # the first maximum: the smallest alpha
         held_out_scores[held_out] = grids[best][held_out]
         alphas.append(ALPHAS[best])
-    everything = np.arange(len(grids[0]))
-    curve = [primary_metric(grid, g, higher_is_better, fields, everything) for g in grids]
+    curve = [values[-1] for values in by_alpha]
     return CrossValidated(held_out_scores, alphas, [None if v == -np.inf else v for v in curve])
 
 

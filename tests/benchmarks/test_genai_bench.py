@@ -72,7 +72,8 @@ def test_metrics_equal_a_brute_force_count_and_resamples_equal_resampled_prompts
     assert values["pairwise_accuracy"] == brute_force_accuracy(m, h)
     assert values["kendall_tau_b"] == brute_force_tau_b(m, h)
     assert values["pearson"] == round(100 * np.corrcoef(m, h)[0, 1], 2)
-    indices = rng.integers(0, n_prompts, size=(6, n_prompts))  # with repeats: a prompt drawn twice is two copies
+    indices = [*rng.integers(0, n_prompts, size=(6, n_prompts)),  # with repeats: a prompt drawn twice is two copies
+               np.array([0, 2, 3])]  # a subset, as cross-validation's training folds are
     weighted = grid.resampled_metrics(scores, True, fields, indices)
     for index, drawn in zip(indices, weighted):
         expanded_m, expanded_h = scores[index][:, 0, :].reshape(-1), human[index].reshape(-1)
