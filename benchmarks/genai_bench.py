@@ -106,7 +106,7 @@ def load(source: str | None = DEFAULT_SOURCE, image_root: str | None = None, lim
                        for label, entry in entries), key=lambda e: e[0])
     tags = _skills(skills, {index for index, _, _ in by_index})
     rows = []
-    for n, (index, key, entry) in enumerate(by_index[:limit]):
+    for index, key, entry in by_index[:limit]:
         means = [float(np.mean(entry["models"][g])) for g in GENERATORS]
         rows.append({"id": index, "captions": [entry["prompt"]], "ratings": json.dumps(means),
                      "skills": ",".join(sorted(tags.get(index, ()))),
@@ -175,8 +175,9 @@ def _zip_images(archives: dict[str, Path]):
 
 class Pairs:
     """Every pair of images (i < j) of a row, sorted once by the distance of their scores: what the metrics need
-    for the whole set and for every resample of prompts (`prompt_weights`). Per resample, only the tie-calibrated
-    accuracy passes over the pairs (one cumulative sum); Kendall's sums are kept per pair of prompts."""
+    for the whole set and for every resample of prompts (`metrics(prompt_counts)`). Per resample, only the
+    tie-calibrated accuracy passes over the pairs (one cumulative sum); the other sums are kept per pair of
+    prompts."""
 
     def __init__(self, scores: np.ndarray, human: np.ndarray, higher_is_better: bool, per_prompt: int = 1):
         m = np.asarray(scores, dtype=np.float64).reshape(-1) * (1.0 if higher_is_better else -1.0)
@@ -201,6 +202,7 @@ class Pairs:
         by_prompt_pair = lambda x: np.bincount(self.prompt_pair, weights=x, minlength=self.n_prompts ** 2)  # noqa: E731
         self.agree, self.sign_product = by_prompt_pair(agree), by_prompt_pair(sign_m * sign_h)
         self.metric_untied, self.human_untied = by_prompt_pair(sign_m != 0), by_prompt_pair(sign_h != 0)
+        self.pair_count = by_prompt_pair(None)  # pairs of distinct images between (or within) two prompts
 
     def metrics(self, prompt_counts: np.ndarray | None = None) -> dict[str, float]:
         """The three metrics, in percent, with each prompt's images counted `prompt_counts` times (default once)."""
@@ -209,7 +211,7 @@ class Pairs:
         item_w = np.repeat(c, self.per_prompt)
         # Copies of one image pair with each other: tied on both sides, right at every threshold.
         copies = float(np.sum(item_w * (item_w - 1) / 2))
-        pairs = float(np.bincount(self.prompt_pair, minlength=self.n_prompts ** 2) @ w) + copies
+        pairs = float(self.pair_count @ w) + copies
         gained = np.take(w, self.prompt_pair)
         np.multiply(gained, self.gain, out=gained)
         np.cumsum(gained, out=gained)
@@ -264,12 +266,14 @@ def groups(fields: dict) -> dict[str, np.ndarray]:
 
 
 def correct(scores: np.ndarray, higher_is_better: bool) -> dict[str, np.ndarray]:
-    """What the example page marks (it has no human ratings): nothing is right or wrong per prompt by itself."""
+    """What the example page marks right or wrong: nothing, as the metrics pool every prompt's images and a
+    prompt alone is neither."""
     return {}
 
 
 # The GenAI-Bench paper (arXiv 2406.13743), Table 2, image columns: pairwise accuracy (tie calibration), Pearson
-# and Kendall, as a Markdown copy of the paper states them; the paper's 1,600-prompt release, not said there.
+# and Kendall, as a Markdown copy of the paper states them. The table does not say which prompt set it used; the
+# paper describes 1,600 prompts.
 REFERENCES = {
     "CLIPScore (GenAI-Bench paper, Table 2)": {"pairwise_accuracy": 50.8, "pearson": 16.4, "kendall_tau_b": 11.8},
     "BLIPv2Score (GenAI-Bench paper, Table 2)": {"pairwise_accuracy": 52.2, "pearson": 17.2, "kendall_tau_b": 14.7},

@@ -84,13 +84,6 @@ def read_list(source: str | None, file: str, name: str, fmt: str, download: str)
     return path, entries
 
 
-def entry_field(entry, key: str, where: str, fmt: str):
-    """entry[key], with one line naming the entry when the entry is not an object or lacks the field."""
-    if not isinstance(entry, dict) or key not in entry:
-        raise InputError(f"{where} lacks the field '{key}': {fmt}")
-    return entry[key]
-
-
 def captions_of(values: Iterable, where: str) -> list[str]:
     return [check_caption(v, f"{where}, caption {n}") for n, v in enumerate(values)]
 

@@ -12,6 +12,7 @@ import json
 import shutil
 from pathlib import Path
 
+import datasets
 import pytest
 from fixtures import GRID_FIXTURES, grid_source
 
@@ -129,7 +130,7 @@ def test_every_mutation_of_a_format_is_one_line_naming_the_file_entry_and_field(
         _one_line(error, str(path))
     path.write_bytes(clean)
     data = _load(name, copied)
-    image = Path(data.cast_column("image_0", __import__("datasets").Image(decode=False))[0]["image_0"]["path"])
+    image = Path(data.cast_column("image_0", datasets.Image(decode=False))[0]["image_0"]["path"])
     original = image.read_bytes()
     for what, content in (("missing", None), ("empty", b""), ("cut short", original[: len(original) // 2])):
         image.unlink()
