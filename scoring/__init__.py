@@ -20,6 +20,13 @@ from scoring.blip import BlipCaptioningScorer, BlipRetrievalScorer
 from scoring.blip2 import Blip2CaptioningScorer, Blip2RetrievalScorer
 from scoring.clip import ClipScorer
 from scoring.siglip import SiglipScorer
+from scoring.vlm import (
+    Idefics3Scorer,
+    LlavaOnevisionScorer,
+    LlavaScorer,
+    PaliGemmaScorer,
+    Qwen25VLScorer,
+)
 
 FAMILIES: dict[str, type[Scorer]] = {cls.family: cls for cls in (
     BlipRetrievalScorer,
@@ -28,6 +35,11 @@ FAMILIES: dict[str, type[Scorer]] = {cls.family: cls for cls in (
     Blip2CaptioningScorer,
     ClipScorer,
     SiglipScorer,
+    LlavaScorer,
+    LlavaOnevisionScorer,
+    Qwen25VLScorer,
+    PaliGemmaScorer,
+    Idefics3Scorer,
 )}
 
 

@@ -194,8 +194,11 @@ class LogLikelihoodHeads:
 
 
 def images_in(features) -> int:
-    """The number of images in features: a tensor, or a tuple of tensors whose first dimension is the image."""
-    return features.shape[0] if isinstance(features, torch.Tensor) else images_in(features[0])
+    """The number of images in features: a tensor, or a tuple of tensors whose first dimension is the image, or an
+    object whose length is it (scoring/vlm.py)."""
+    if isinstance(features, torch.Tensor):
+        return features.shape[0]
+    return images_in(features[0]) if isinstance(features, tuple) else len(features)
 
 
 def load_pretrained(model_cls, name_or_path: str, device, dtype):

@@ -4,7 +4,9 @@ VisualGPTScore (Lin et al., ICML 2024) divides P(T|I) by P(T)^alpha and estimate
 Their code was never released (the number of noise images, their distribution and the exact BLIP
 checkpoint are unpublished), so this project fixes its own recipe:
 - K null images, image k = torch.randn((3, H, W)) from torch.Generator().manual_seed(seed + k), float32 on
-  the CPU, H x W the checkpoint's processor output; they are normalized pixel values, fed as they are;
+  the CPU, H x W the checkpoint's processor output; they are normalized pixel values, fed as they are. A
+  generative VLM whose processor sizes, tiles or patches an image by its size takes the layout it gives a
+  black NULL_IMAGE_SIDE x NULL_IMAGE_SIDE image, every pixel value noise drawn the same way (scoring/vlm.py);
 - the prior of a text under a head is its score against the K images averaged in probability,
   logsumexp - log K, for heads whose score is a log-probability (`Scorer.LOG_LIKELIHOOD_HEADS`: log P(T|I),
   VQAScore), and the plain mean of the score for the others (ITM, contrastive similarity).
@@ -27,10 +29,17 @@ from common.fingerprints import checkpoint_fingerprint
 from scoring.base import Scorer, images_in
 from scoring.batching import all_pairs
 
+# The side of the square image whose processed layout the null images take.
+NULL_IMAGE_SIDE = 448
 
-def null_pixels(scorer: Scorer, n_images: int, seed: int) -> torch.Tensor:
-    """The K null images (K, 3, H, W) in the scorer's normalized pixel space: standard normal noise."""
-    height, width = scorer.preprocess([Image.new("RGB", (64, 64))]).shape[-2:]
+
+def null_pixels(scorer: Scorer, n_images: int, seed: int):
+    """The K null images (K, 3, H, W) in the scorer's normalized pixel space: standard normal noise (or, for
+    pixel inputs that are not one tensor, their own `noise`)."""
+    template = scorer.preprocess([Image.new("RGB", (NULL_IMAGE_SIDE, NULL_IMAGE_SIDE))])
+    if not isinstance(template, torch.Tensor):
+        return template.noise(n_images, seed)
+    height, width = template.shape[-2:]
     return torch.stack([torch.randn((3, height, width), generator=torch.Generator().manual_seed(seed + k),
                                     dtype=torch.float32) for k in range(n_images)])
 

@@ -12,6 +12,13 @@ and values at a time, and no layer pays for a fresh allocation of that size, whi
 faults on every call (measured in the README's speed section). `projections_shared_by_image` does the
 same for attention that reads no cache (BLIP-2's Q-Former), by replacing the projections' outputs.
 
+A decoder-only vision-language model has no cross-attention: the image is a run of tokens at the start of
+its input, followed by the prompt, so every text scored against an image shares that prefix.
+`shared_prefix` hands the model a `DynamicCache` of one image's prefix keys and values in every layer (one
+prefix forward) for a batch of that image's texts; each layer's `update` returns the prefix, expanded over
+the batch (a view), followed by the texts' own keys and values, written into one buffer that every layer
+reuses, and stores nothing. The texts' attention then reads the prefix as generation's next steps do.
+
 The transformers contract this relies on (checked with transformers 5.23; see requirements.txt):
 - BLIP's text model (`BlipTextSelfAttention`) and T5's decoder (`T5Attention`) take `past_key_values`; when
   it is an `EncoderDecoderCache` whose `is_updated[layer_idx]` is true, a cross-attention layer reads
@@ -21,11 +28,15 @@ The transformers contract this relies on (checked with transformers 5.23; see re
   `get_seq_length()` is positive;
 - the modules that project (`crossattention.self.key` / `.value` in BLIP, `EncDecAttention.k` / `.v` in T5,
   `crossattention.attention.key` / `.value` in BLIP-2's Q-Former) are called as modules, so forward hooks see
-  them.
+  them;
+- a decoder's self-attention calls `past_key_values.update(keys, values, layer_idx)` in every layer and attends
+  to what it returns, and its masks take their key length from the layer's `get_mask_sizes(query_length)`.
 A release that breaks any of these must not return plausible numbers. So the model is given placeholder
 image states that are all NaN (a free expanded view), which poison every score computed from them; and
 each call checks, on the way out, that every layer read the shared keys and values (or that every hooked
-projection ran), raising `SharedKeysValuesUnused` with the layer's name and the transformers version.
+projection ran), raising `SharedKeysValuesUnused` with the layer's name and the transformers version. A
+prefix left unread gives no NaN (the texts would be scored as if the image were absent), so there the
+check on the way out is the guard.
 """
 
 from __future__ import annotations
@@ -45,11 +56,11 @@ class SharedKeysValuesUnused(InputError):
     computes cross-attention differently from the one this code was written for."""
 
 
-def _unused(layers: Sequence[str]) -> SharedKeysValuesUnused:
+def _unused(layers: Sequence[str], what: str = "cross-attention") -> SharedKeysValuesUnused:
     import transformers
 
     return SharedKeysValuesUnused(
-        f"{len(layers)} cross-attention layer(s), first {layers[0]}, did not read the image keys and values shared "
+        f"{len(layers)} {what} layer(s), first {layers[0]}, did not read the image keys and values shared "
         f"per image under transformers {transformers.__version__}: its attention no longer reads them from the "
         f"cache; install the version in requirements.txt, or set `scorer.share_image_kv = False`")
 
@@ -179,3 +190,81 @@ def projections_shared_by_image(projections: Sequence[nn.Module], image_states: 
     unused = [name for name, n in zip(names, calls) if not n]
     if unused:
         raise _unused(unused)
+
+
+class PrefixKeysValues(CacheLayerMixin):
+    """One self-attention layer's keys and values of an image's prefix (1, heads, prefix, dim), read by a batch of
+    texts: `update` returns the prefix expanded over the batch followed by the texts' keys and values."""
+
+    is_initialized = True
+    is_compileable = False
+
+    def __init__(self, keys: torch.Tensor, values: torch.Tensor, key_buffer: list, value_buffer: list,
+                 sliding_window: int | None = None):
+        # The mixin's own __init__ would set empty keys and values.
+        self.keys, self.values = keys, values
+        self._key_buffer, self._value_buffer = key_buffer, value_buffer
+        self.is_sliding = sliding_window is not None
+        self.sliding_window = sliding_window
+        self.updates = 0
+
+    def update(self, key_states, value_states, cache_kwargs=None):
+        self.updates += 1
+        if self.sliding_window is not None and self.keys.shape[-2] + key_states.shape[-2] > self.sliding_window:
+            raise InputError(f"a prefix of {self.keys.shape[-2]} tokens and texts of {key_states.shape[-2]} exceed the "
+                             f"model's sliding window of {self.sliding_window} tokens: shorten the texts")
+        return (_after(self.keys, key_states, self._key_buffer), _after(self.values, value_states, self._value_buffer))
+
+    def get_seq_length(self) -> int:
+        return self.keys.shape[-2]
+
+    def get_max_length(self) -> int:
+        return -1
+
+    def get_mask_sizes(self, query_length: int) -> tuple[int, int]:
+        return self.keys.shape[-2] + query_length, 0
+
+    def lazy_initialization(self, key_states, value_states) -> None:
+        raise RuntimeError("prefix keys and values are filled once, never updated")
+
+
+def _after(prefix: torch.Tensor, new: torch.Tensor, buffer: list) -> torch.Tensor:
+    """torch.cat([prefix expanded over new's batch, new], dim=-2), written into buffer[0], reused by every layer while
+    shapes agree (a layer's keys and values are read before the next layer's are made)."""
+    shape = (new.shape[0], new.shape[1], prefix.shape[-2] + new.shape[-2], new.shape[-1])
+    if new.requires_grad or prefix.requires_grad:
+        return torch.cat([prefix.expand(new.shape[0], -1, -1, -1), new], dim=-2)
+    out = buffer[0] if buffer else None
+    if out is None or out.shape != shape or out.dtype != new.dtype or out.device != new.device:
+        out = new.new_empty(shape)
+        buffer[:] = [out]
+    out[:, :, :prefix.shape[-2]] = prefix
+    out[:, :, prefix.shape[-2]:] = new
+    return out
+
+
+@contextmanager
+def shared_prefix(prefix_cache, names: Sequence[str]) -> Iterator[DynamicCache]:
+    """A DynamicCache that serves `prefix_cache` (a model's cache after one image's prefix, batch 1) to a batch of
+    texts, whatever its size, without copying the prefix per text; leaving the block checks that every layer read it.
+
+    `names[layer]` names the layers for the error. A model that fails before any layer read the cache (a release
+    that drops it meets keys of the wrong length) is reported as not reading it, the failure chained.
+    """
+    key_buffer, value_buffer = [], []
+    cache = DynamicCache()
+    cache.layers = [PrefixKeysValues(layer.keys, layer.values, key_buffer, value_buffer,
+                                     getattr(layer, "sliding_window", None) if getattr(layer, "is_sliding", False)
+                                     else None)
+                    for layer in prefix_cache.layers]
+    try:
+        yield cache
+    except torch.OutOfMemoryError:
+        raise  # the caller halves the batch
+    except Exception as e:
+        if not any(layer.updates for layer in cache.layers):
+            raise _unused(list(names), "self-attention") from e
+        raise
+    unread = [name for layer, name in zip(cache.layers, names) if not layer.updates]
+    if unread:
+        raise _unused(unread, "self-attention")

@@ -411,6 +411,188 @@ def build_blip2_captioning(folder: Path, language_model: str, seed: int = 8) -> 
     return folder
 
 
+# --- generative vision-language models (scoring/vlm.py) ------------------------------------------------------------
+
+# Prompt words of the VLM families and of the chat templates below, so that tiny tokenizers read them.
+VLM_PROMPT_TEXT = ('Does this figure show "x"? Please answer yes or no. Does this image show "x"? Answer the question '
+                   'with Yes or No. Please answer Yes or No. Provide a one-sentence caption for the provided image. '
+                   'caption en user assistant system you are a helpful : USER ASSISTANT User Assistant')
+
+
+def vlm_tokenizer(specials: list[str], **roles):
+    """A word-level fast tokenizer over the fixture and prompt words; `specials` (the roles' tokens, image tokens and
+    template markers) are atomic; roles name them (bos_token=..., image_token=... as an extra special token)."""
+    from tokenizers import Tokenizer, normalizers, pre_tokenizers
+    from tokenizers.models import WordLevel
+    from transformers import PreTrainedTokenizerFast
+
+    words = {w for w, _ in pre_tokenizers.Whitespace().pre_tokenize_str(VLM_PROMPT_TEXT.lower())}
+    words |= {w for pair in CAPTION_PAIRS for c in pair for w, _ in pre_tokenizers.Whitespace().pre_tokenize_str(c.lower())}
+    vocab = {t: i for i, t in enumerate(specials + ["<unk>"] + sorted(words))}
+    tok = Tokenizer(WordLevel(vocab, unk_token="<unk>"))
+    tok.normalizer = normalizers.Lowercase()
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok.add_special_tokens(specials)
+    extra = {k: roles.pop(k) for k in [k for k in roles if k.endswith("image_token")]}
+    if roles.pop("bos_first", False):
+        from tokenizers import processors
+        tok.post_processor = processors.TemplateProcessing(single=f"{roles['bos_token']} $A",
+                                                           special_tokens=[(roles["bos_token"], vocab[roles["bos_token"]])])
+    return PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="<unk>", extra_special_tokens=extra, **roles)
+
+
+def _llama(tokenizer, **extra) -> dict:
+    return dict(model_type="llama", vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512, initializer_range=0.2,
+                pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
+                eos_token_id=tokenizer.eos_token_id, **extra)
+
+
+# The structure of llava-hf/llava-1.5-7b-hf's template: "USER: <image>\n{text} ASSISTANT:".
+LLAVA_TEMPLATE = ("{% for m in messages %}{{ m['role'].upper() + ': ' }}"
+                  "{% for c in m['content'] %}{% if c['type'] == 'image' %}{{ '<image>\n' }}{% endif %}{% endfor %}"
+                  "{% for c in m['content'] %}{% if c['type'] == 'text' %}{{ c['text'] + ' ' }}{% endif %}{% endfor %}"
+                  "{% endfor %}{% if add_generation_prompt %}{{ 'ASSISTANT:' }}{% endif %}")
+# ChatML, as Qwen2.5-VL and LLaVA-OneVision (Qwen2) write it.
+CHATML_TEMPLATE = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n"
+                   "{% for c in m['content'] %}{% if c['type'] == 'image' %}{{ IMAGE }}{% else %}{{ c['text'] }}"
+                   "{% endif %}{% endfor %}<|im_end|>\n{% endfor %}"
+                   "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+# Idefics3's own template (SmolVLM's DEFAULT_CHAT_TEMPLATE): "<|im_start|>User:<image>{text}<end_of_utterance>\nAssistant:".
+IDEFICS3_TEMPLATE = ("<|im_start|>{% for m in messages %}{{ m['role'] | capitalize }}"
+                     "{% if m['content'][0]['type'] == 'image' %}{{ ':' }}{% else %}{{ ': ' }}{% endif %}"
+                     "{% for c in m['content'] %}{% if c['type'] == 'text' %}{{ c['text'] }}"
+                     "{% elif c['type'] == 'image' %}{{ '<image>' }}{% endif %}{% endfor %}"
+                     "<end_of_utterance>\n{% endfor %}{% if add_generation_prompt %}{{ 'Assistant:' }}{% endif %}")
+
+
+def _save_vlm(folder: Path, model, processor) -> Path:
+    model.eval().save_pretrained(folder)
+    processor.save_pretrained(folder)
+    return folder
+
+
+def build_llava(folder: Path, seed: int = 11) -> Path:
+    """A tiny random LlavaForConditionalGeneration (CLIP 32/8: 16 image tokens, Llama) with LLaVA-1.5's template."""
+    from transformers import CLIPImageProcessorPil, LlavaConfig, LlavaForConditionalGeneration, LlavaProcessor
+
+    folder.mkdir(parents=True, exist_ok=True)
+    tok = vlm_tokenizer(["<pad>", "<s>", "</s>", "<image>"], pad_token="<pad>", bos_token="<s>", eos_token="</s>",
+                        image_token="<image>", bos_first=True)
+    processor = LlavaProcessor(CLIPImageProcessorPil(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}),
+                               tok, patch_size=8, vision_feature_select_strategy="default",
+                               num_additional_image_tokens=1, chat_template=LLAVA_TEMPLATE)
+    config = LlavaConfig(vision_config=dict(model_type="clip_vision_model", **_small_vision()), text_config=_llama(tok),
+                         image_token_id=tok.convert_tokens_to_ids("<image>"), vision_feature_layer=-2,
+                         vision_feature_select_strategy="default")
+    torch.manual_seed(seed)
+    return _save_vlm(folder, LlavaForConditionalGeneration(config), processor)
+
+
+def build_llava_onevision(folder: Path, seed: int = 12) -> Path:
+    """A tiny random LlavaOnevisionForConditionalGeneration: SigLIP 32/8, tiles by image size, Qwen2, ChatML."""
+    from transformers import (
+        LlavaOnevisionConfig,
+        LlavaOnevisionForConditionalGeneration,
+        LlavaOnevisionImageProcessorPil,
+    )
+
+    from scoring.vlm import image_only_processors
+
+    folder.mkdir(parents=True, exist_ok=True)
+    tok = vlm_tokenizer(["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<image>", "<video>"],
+                        pad_token="<|endoftext|>", eos_token="<|im_end|>")
+    pinpoints = [[32, 32], [32, 64], [64, 32], [64, 64]]
+    processor = image_only_processors()["LlavaOnevisionProcessor"](
+        LlavaOnevisionImageProcessorPil(size={"height": 32, "width": 32}, image_grid_pinpoints=pinpoints), tok,
+        num_image_tokens=16, vision_feature_select_strategy="full",
+        chat_template=CHATML_TEMPLATE.replace("{{ IMAGE }}", "<image>\n"))
+    text = dict(_llama(tok), model_type="qwen2")
+    config = LlavaOnevisionConfig(vision_config=dict(model_type="siglip_vision_model", vision_use_head=False,
+                                                     **_small_vision()), text_config=text,
+                                  image_token_index=tok.convert_tokens_to_ids("<image>"),
+                                  video_token_index=tok.convert_tokens_to_ids("<video>"),
+                                  vision_feature_select_strategy="full", vision_feature_layer=-1,
+                                  image_grid_pinpoints=pinpoints)
+    torch.manual_seed(seed)
+    return _save_vlm(folder, LlavaOnevisionForConditionalGeneration(config), processor)
+
+
+def build_qwen25_vl(folder: Path, seed: int = 13) -> Path:
+    """A tiny random Qwen2_5_VLForConditionalGeneration: 4 to 16 image tokens by image size, M-RoPE, ChatML."""
+    from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration, Qwen2VLImageProcessorPil
+
+    from scoring.vlm import image_only_processors
+
+    folder.mkdir(parents=True, exist_ok=True)
+    tok = vlm_tokenizer(["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>",
+                         "<|image_pad|>", "<|video_pad|>"], pad_token="<|endoftext|>", eos_token="<|im_end|>")
+    ids = tok.convert_tokens_to_ids
+    processor = image_only_processors()["Qwen2_5_VLProcessor"](
+        Qwen2VLImageProcessorPil(min_pixels=56 * 56, max_pixels=112 * 112, patch_size=14, merge_size=2,
+                                 temporal_patch_size=2), tok,
+        chat_template=CHATML_TEMPLATE.replace("{{ IMAGE }}", "<|vision_start|><|image_pad|><|vision_end|>"))
+    text = dict(_llama(tok), model_type="qwen2_5_vl_text", max_position_embeddings=1024,
+                rope_parameters={"rope_type": "default", "rope_theta": 1e6, "mrope_section": [1, 1, 2]})
+    text["bos_token_id"] = None
+    config = Qwen2_5_VLConfig(text_config=text, vision_config=dict(depth=2, hidden_size=32, intermediate_size=64,
+                                                                   num_heads=4, patch_size=14, spatial_merge_size=2,
+                                                                   temporal_patch_size=2, window_size=112,
+                                                                   out_hidden_size=32, fullatt_block_indexes=[1],
+                                                                   initializer_range=0.5),
+                              image_token_id=ids("<|image_pad|>"), video_token_id=ids("<|video_pad|>"),
+                              vision_start_token_id=ids("<|vision_start|>"), vision_end_token_id=ids("<|vision_end|>"))
+    torch.manual_seed(seed)
+    return _save_vlm(folder, Qwen2_5_VLForConditionalGeneration(config), processor)
+
+
+def build_paligemma(folder: Path, seed: int = 14) -> Path:
+    """A tiny random PaliGemmaForConditionalGeneration: SigLIP 32/8 (16 image tokens), Gemma, no chat template."""
+    from transformers import (
+        PaliGemmaConfig,
+        PaliGemmaForConditionalGeneration,
+        PaliGemmaProcessor,
+        SiglipImageProcessorPil,
+    )
+
+    folder.mkdir(parents=True, exist_ok=True)
+    tok = vlm_tokenizer(["<pad>", "<eos>", "<bos>", "<image>"], pad_token="<pad>", eos_token="<eos>", bos_token="<bos>",
+                        image_token="<image>")
+    processor = PaliGemmaProcessor(SiglipImageProcessorPil(size={"height": 32, "width": 32}, image_seq_length=16), tok)
+    tok = processor.tokenizer  # the processor adds PaliGemma's <loc> and <seg> tokens
+    text = dict(_llama(tok), model_type="gemma", num_key_value_heads=1, head_dim=8)
+    config = PaliGemmaConfig(vision_config=dict(model_type="siglip_vision_model", vision_use_head=False,
+                                                **_small_vision()), text_config=text,
+                             image_token_index=tok.convert_tokens_to_ids("<image>"), vocab_size=len(tok),
+                             projection_dim=32, hidden_size=32)
+    torch.manual_seed(seed)
+    return _save_vlm(folder, PaliGemmaForConditionalGeneration(config), processor)
+
+
+def build_idefics3(folder: Path, seed: int = 15) -> Path:
+    """A tiny random Idefics3ForConditionalGeneration: image split into 32-pixel tiles plus a global view (4 tokens
+    each), Llama, Idefics3's chat template."""
+    from transformers import (
+        Idefics3Config,
+        Idefics3ForConditionalGeneration,
+        Idefics3ImageProcessorPil,
+        Idefics3Processor,
+    )
+
+    folder.mkdir(parents=True, exist_ok=True)
+    tiles = [f"<row_{r}_col_{c}>" for r in range(1, 4) for c in range(1, 4)]
+    tok = vlm_tokenizer(["<|endoftext|>", "<|im_start|>", "<end_of_utterance>", "<fake_token_around_image>", "<image>",
+                         "<global-img>", *tiles], pad_token="<|endoftext|>", bos_token="<|im_start|>",
+                        eos_token="<end_of_utterance>", image_token="<image>")
+    processor = Idefics3Processor(Idefics3ImageProcessorPil(size={"longest_edge": 64}, max_image_size={"longest_edge": 32},
+                                                            do_image_splitting=True),
+                                  tok, image_seq_len=4, chat_template=IDEFICS3_TEMPLATE)
+    config = Idefics3Config(vision_config=_small_vision(), text_config=_llama(tok),
+                            image_token_id=tok.convert_tokens_to_ids("<image>"), scale_factor=2)
+    torch.manual_seed(seed)
+    return _save_vlm(folder, Idefics3ForConditionalGeneration(config), processor)
+
+
 # One tiny checkpoint per scorer family (and both BLIP-2 language-model kinds), by name: (family, builder).
 TINY_CHECKPOINTS = {
     "blip-retrieval": ("blip-retrieval", lambda folder: build_blip(folder, "itm", seed=2)),
@@ -420,6 +602,11 @@ TINY_CHECKPOINTS = {
     "blip2-captioning-t5": ("blip2-captioning", lambda folder: build_blip2_captioning(folder, "t5")),
     "clip": ("clip", build_clip),
     "siglip": ("siglip", build_siglip),
+    "llava": ("llava", build_llava),
+    "llava-onevision": ("llava-onevision", build_llava_onevision),
+    "qwen2.5-vl": ("qwen2.5-vl", build_qwen25_vl),
+    "paligemma": ("paligemma", build_paligemma),
+    "idefics3": ("idefics3", build_idefics3),
 }
 
 

@@ -102,6 +102,46 @@ def _dual_encoder(head):
     return reference
 
 
+def _vision_language(head):
+    """The processor on the image and the whole prompt (the chat template's, or PaliGemma's own), the target's
+    tokens (the answer; or the caption and the end token) appended, one forward of the plain model. A tensor
+    image (noise) replaces the pixel values the processor gives a black 448 x 448 image."""
+    def reference(s, image, text):
+        from PIL import Image
+
+        noise = image if isinstance(image, torch.Tensor) else None
+        image = Image.new("RGB", (448, 448)) if noise is not None else image
+        proc = s.processor
+        tok = proc.tokenizer
+        if head == "vqa":
+            question, target = s.VQA_QUESTION.format(text), tok(s.VQA_ANSWER, add_special_tokens=False).input_ids
+        else:
+            question, target = s.CAPTION_PROMPT, tok(text, add_special_tokens=False).input_ids + [tok.eos_token_id]
+        if s.family == "paligemma":  # the processor writes <image>... <bos>question\n itself
+            inputs = proc(images=[image.convert("RGB")], text=[proc.image_token + question], return_tensors="pt")
+            inputs.pop("labels", None)
+        else:
+            messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": question}]}]
+            prompt = tok.apply_chat_template(messages, chat_template=proc.chat_template, add_generation_prompt=True,
+                                             tokenize=False)
+            inputs = proc(images=[image.convert("RGB")], text=[prompt], return_tensors="pt")
+        if noise is not None:
+            inputs["pixel_values"] = noise
+        n = inputs["input_ids"].shape[1]
+        # The target continues the prompt: text tokens (not image ones), which PaliGemma attends causally (1).
+        more = {"input_ids": torch.tensor([target]), "attention_mask": 1, "token_type_ids": 1, "mm_token_type_ids": 0}
+        for key, value in more.items():
+            if key in inputs:
+                extra = value if isinstance(value, torch.Tensor) else torch.full((1, len(target)), value)
+                inputs[key] = torch.cat([inputs[key], extra.to(inputs[key].dtype)], dim=1)
+        log_probs = s.model(**inputs).logits[0].float().log_softmax(-1)
+        total = sum(log_probs[n - 1 + k, target[k]] for k in range(len(target)))
+        return total / len(target) if head == "clm_exact_mean" else total
+    return reference
+
+
 REFERENCES = {"blip-retrieval": _blip_retrieval, "blip-captioning": _blip_captioning,
               "blip2-retrieval": _blip2_retrieval, "blip2-captioning": _blip2_captioning,
-              "clip": _dual_encoder, "siglip": _dual_encoder}
+              "clip": _dual_encoder, "siglip": _dual_encoder, "llava": _vision_language,
+              "llava-onevision": _vision_language, "qwen2.5-vl": _vision_language, "paligemma": _vision_language,
+              "idefics3": _vision_language}

@@ -66,18 +66,28 @@ def test_padding_never_changes_a_score(checkpoints, images, name, head):
     torch.testing.assert_close(alone, padded, **TOL)
 
 
+# The vision tower of each generative VLM, which takes one image (its tiles or patches) per call.
+VISION_TOWERS = {"llava": lambda m: m.model.vision_tower, "llava-onevision": lambda m: m.model.vision_tower,
+                 "qwen2.5-vl": lambda m: m.model.visual, "paligemma": lambda m: m.model.vision_tower,
+                 "idefics3": lambda m: m.model.vision_model}
+
+
 @pytest.mark.parametrize("name", list(TINY_CHECKPOINTS))
 def test_each_image_is_encoded_once(checkpoints, images, name):
     scorer = scoring.load_scorer(str(checkpoints[name]), next(iter(scoring.family_of(str(checkpoints[name])).HEADS)))
     encoded = []  # images entering the vision tower, per call
-    hook = scorer.model.vision_model.embeddings.register_forward_hook(lambda m, a, out: encoded.append(out.shape[0]))
+    if scorer.family in VISION_TOWERS:
+        tower, count = VISION_TOWERS[scorer.family](scorer.model), lambda out: 1
+    else:
+        tower, count = scorer.model.vision_model.embeddings, lambda out: out.shape[0]
+    hook = tower.register_forward_hook(lambda m, a, out: encoded.append(count(out)))
     texts = TEXTS * 3
     try:
         scores = scorer.score_heads(scorer.encode(scorer.preprocess(images)), texts,
                                     *all_pairs(len(texts), len(images)), list(scorer.heads))
     finally:
         hook.remove()
-    assert encoded == [len(images)]
+    assert sum(encoded) == len(images) and (len(encoded) == 1 or scorer.family in VISION_TOWERS)
     assert all(s.shape == (len(texts) * len(images),) for s in scores.values())
 
 
@@ -208,6 +218,54 @@ def test_a_release_that_bypasses_shared_keys_values_raises(checkpoints, images, 
     # Without sharing, the same release still scores every pair against its own image.
     scorer.share_image_kv = False
     assert torch.isfinite(scorer.score(features, TEXTS, *pairs)).all()
+
+
+VLMS = [name for name, (family, _) in TINY_CHECKPOINTS.items() if family in VISION_TOWERS]
+
+
+def _language_model(model):
+    return getattr(model.model, "language_model", None) or model.model.text_model  # Idefics3: text_model
+
+
+@pytest.mark.parametrize("name", VLMS)
+def test_each_prefix_runs_once_per_image_and_prompt(checkpoints, images, name):
+    scorer = scoring.load_scorer(str(checkpoints[name]), "clm_exact")
+    features = scorer.encode(scorer.preprocess(images[:3]))
+    lengths = []  # the sequence length of every language-model call
+    hook = _language_model(scorer.model).register_forward_pre_hook(lambda m, args, kwargs: lengths.append(kwargs["inputs_embeds"].shape),
+                                           with_kwargs=True)
+    try:
+        first = scorer.score_heads(features, TEXTS, *all_pairs(len(TEXTS), 3), ["clm_exact", "vqa"])
+        again = scorer.score(features, TEXTS[::-1], *all_pairs(len(TEXTS), 3), "vqa")  # the prefixes are kept
+    finally:
+        hook.remove()
+    torch.testing.assert_close(again.view(len(TEXTS), 3), first["vqa"].view(len(TEXTS), 3).flip(0), **TOL)
+    prefixes = [shape for shape in lengths if shape[0] == 1]
+    suffixes = [shape for shape in lengths if shape[0] > 1]
+    # A prefix per image and prompt (caption, question), then one batch of the image's texts per call; PaliGemma
+    # attends its question with the image, so its vqa runs each batch whole, prefix included.
+    assert len(prefixes) == (3 if scorer.BIDIRECTIONAL_PROMPT else 3 * 2) and len(suffixes) == 3 * 3
+    assert all(shape[0] == len(TEXTS) for shape in suffixes)
+
+
+@pytest.mark.parametrize("name", VLMS)
+def test_a_release_that_ignores_the_shared_prefix_raises(checkpoints, images, name, monkeypatch):
+    import transformers
+
+    from scoring.shared_kv import SharedKeysValuesUnused
+
+    scorer = scoring.load_scorer(str(checkpoints[name]), "clm_exact")
+    features = scorer.encode(scorer.preprocess(images[:3]))
+    pairs = all_pairs(len(TEXTS), 3)
+    shared = scorer.score(features, TEXTS, *pairs)
+    language_model = type(_language_model(scorer.model))
+    monkeypatch.setattr(language_model, "forward", _drop_cache(language_model.forward))
+    with pytest.raises(SharedKeysValuesUnused, match=rf"self-attention layer\(s\), first .* transformers "
+                                                     rf"{transformers.__version__}"):
+        scorer.score(scorer.encode(scorer.preprocess(images[:3])), TEXTS, *pairs)
+    # Without sharing, the same release still scores every pair whole.
+    scorer.share_image_kv = False
+    torch.testing.assert_close(scorer.score(features, TEXTS, *pairs), shared, **TOL)
 
 
 def test_a_truncated_weights_file_is_one_line(blip_paths, mlm_path, tmp_path):
