@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from common.errors import InputError, first_line
+from common.errors import InputError, first_line, gated
 
 # The revision where the hub keeps its automatic parquet conversion of a dataset.
 PARQUET_CONVERSION = "refs/convert/parquet"
@@ -84,8 +84,7 @@ def _hub_error(repo_id: str, e: Exception) -> InputError:
 
     page = f"https://huggingface.co/datasets/{repo_id}"
     if isinstance(e, errors.GatedRepoError):
-        return InputError(f"{repo_id} is gated: accept its terms at {page} while logged in, then run "
-                          f"`hf auth login` (or set HF_TOKEN) on this machine")
+        return gated(repo_id, page)
     if isinstance(e, errors.RepositoryNotFoundError):
         return InputError(f"dataset {repo_id} not found or not accessible: check the id, accept its terms at "
                           f"{page} and log in with `hf auth login` (or set HF_TOKEN)")

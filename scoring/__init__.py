@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import torch
 
-from common.errors import InputError, first_line
+from common.errors import InputError, first_line, gated_checkpoint
 from scoring.base import Scorer
 from scoring.blip import BlipCaptioningScorer, BlipRetrievalScorer
 from scoring.blip2 import Blip2CaptioningScorer, Blip2RetrievalScorer
@@ -55,8 +55,9 @@ def family_of(name_or_path: str) -> type[Scorer]:
     try:
         config = AutoConfig.from_pretrained(name_or_path)
     except (OSError, ValueError) as e:
-        raise InputError(f"cannot read the config of '{name_or_path}': pass a hub id or a folder saved with "
-                         f"save_pretrained ({first_line(e)})") from None
+        raise gated_checkpoint(name_or_path, e) or InputError(
+            f"cannot read the config of '{name_or_path}': pass a hub id or a folder saved with save_pretrained "
+            f"({first_line(e)})") from None
     architectures = list(getattr(config, "architectures", None) or [])
     for cls in FAMILIES.values():
         if cls.architecture in architectures:

@@ -23,7 +23,7 @@ from typing import Any, ClassVar, Sequence
 import torch
 from PIL import Image
 
-from common.errors import InputError, first_line
+from common.errors import InputError, first_line, gated_checkpoint
 from common.images import to_rgb
 from scoring.batching import all_pairs
 
@@ -208,8 +208,9 @@ def load_pretrained(model_cls, name_or_path: str, device, dtype):
     try:
         model = model_cls.from_pretrained(name_or_path, dtype=dtype)
     except OSError as e:
-        raise InputError(f"cannot load {model_cls.__name__} from '{name_or_path}': pass a hub id or a folder "
-                         f"saved with save_pretrained ({first_line(e)})") from None
+        raise gated_checkpoint(name_or_path, e) or InputError(
+            f"cannot load {model_cls.__name__} from '{name_or_path}': pass a hub id or a folder saved with "
+            f"save_pretrained ({first_line(e)})") from None
     except SafetensorError as e:
         raise unreadable_weights(name_or_path, e) from None
     return model.to(device).eval().requires_grad_(False)
@@ -234,5 +235,6 @@ def load_component(loader, name_or_path: str, what: str):
     try:
         return loader(name_or_path)
     except (OSError, ValueError, TypeError) as e:
-        raise InputError(f"cannot load the {what} of '{name_or_path}': the folder or hub repo needs the files "
-                         f"save_pretrained writes for it ({first_line(e)})") from None
+        raise gated_checkpoint(name_or_path, e) or InputError(
+            f"cannot load the {what} of '{name_or_path}': the folder or hub repo needs the files save_pretrained "
+            f"writes for it ({first_line(e)})") from None

@@ -27,6 +27,7 @@ in the features, so the texts, their T' and their priors scored over the same fe
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Sequence
 
@@ -82,14 +83,22 @@ class Prefix:
 
 @dataclass
 class ImageFeatures:
-    """Encoded images: the vision tower's output per image, the processor's inputs, and each image's prefixes
-    (by prompt) computed so far."""
+    """Encoded images: the vision tower's output per image, the processor's inputs, and the prefixes (by image and
+    prompt) kept so far, the oldest dropped once they would hold more than `keep_bytes`."""
     encoded: list[Any]
     inputs: ImageInputs
-    prefixes: dict[tuple[int, str], Prefix] = field(default_factory=dict)
+    keep_bytes: int
+    prefixes: OrderedDict = field(default_factory=OrderedDict)
+    held: int = 0
 
     def __len__(self) -> int:
         return len(self.encoded)
+
+    def keep(self, key: tuple[int, str], prefix: Prefix, size: int) -> None:
+        while self.prefixes and self.held + size > self.keep_bytes:
+            self.held -= self.prefixes.popitem(last=False)[1][1]
+        self.prefixes[key] = (prefix, size)
+        self.held += size
 
 
 @dataclass
@@ -216,7 +225,7 @@ class VisionLanguageScorer(LogLikelihoodHeads, Scorer):
             for pixels in inputs.pixels:
                 on_device = {k: self._on_device(v) for k, v in pixels.items()}
                 encoded.append(self.model.get_image_features(**on_device, return_dict=True))
-        return ImageFeatures(encoded, inputs)
+        return ImageFeatures(encoded, inputs, self.memory_budget() // 2)
 
     def _on_device(self, tensor: torch.Tensor) -> torch.Tensor:
         if tensor.is_floating_point():
@@ -241,6 +250,41 @@ class VisionLanguageScorer(LogLikelihoodHeads, Scorer):
     def positions(self, ids: torch.Tensor, image: int, features: ImageFeatures) -> tuple[torch.Tensor | None, int]:
         """Position ids for one prefix (None: the model's own 0, 1, ...) and the position its next token takes."""
         return None, ids.shape[-1]
+
+    # --- memory -------------------------------------------------------------------------------------------------
+
+    # Bytes this scorer may hold beyond the weights, half for kept prefixes and half for one forward's per-text
+    # tensors. None: half of what the weights leave of the GPU's memory (the rest stays for activations, the
+    # allocator and other models), or of 16 GiB on the CPU.
+    memory_limit: int | None = None
+
+    def memory_budget(self, total_memory: int | None = None) -> int:
+        if self.memory_limit:
+            return self.memory_limit
+        if total_memory is None:
+            total_memory = (torch.cuda.get_device_properties(self.device).total_memory
+                            if self.device.type == "cuda" else 16 << 30)
+        weights = sum(p.numel() * p.element_size() for p in self.model.parameters())
+        return max(1 << 30, (total_memory - weights) // 2)
+
+    def _text_config(self):
+        return self.model.config.get_text_config()
+
+    def cache_bytes_per_token(self) -> int:
+        """The keys and values one token leaves in every layer."""
+        cfg = self._text_config()
+        heads = getattr(cfg, "num_key_value_heads", None) or cfg.num_attention_heads
+        head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
+        return 2 * cfg.num_hidden_layers * heads * head_dim * self.dtype.itemsize
+
+    def texts_per_forward(self, prefix_length: int, suffix_length: int) -> int:
+        """How many texts one suffix forward takes, from the model's shape: each holds one layer's keys and values
+        over prefix and suffix (the layers reuse one buffer), its logits in float32 and their log-probabilities,
+        and its MLP activations."""
+        cfg = self._text_config()
+        per_text = (self.cache_bytes_per_token() // cfg.num_hidden_layers * (prefix_length + suffix_length)
+                    + suffix_length * (2 * 4 * cfg.vocab_size + 3 * cfg.intermediate_size * self.dtype.itemsize))
+        return max(1, self.memory_budget() // 2 // per_text)
 
     # --- scoring ------------------------------------------------------------------------------------------------
 
@@ -282,12 +326,17 @@ class VisionLanguageScorer(LogLikelihoodHeads, Scorer):
         for image in torch.unique(i).tolist():
             rows = (i == image).nonzero().view(-1)
             batch = [pieces[k] for k in t[rows].tolist()]
-            total[rows] = (self._over_prefix(features, image, batch) if shared
-                           else self._whole(features, image, batch))
+            length = max(len(p.context) + len(p.target) for p in batch)
+            prefix = len(batch[0].prefix) + len(features.inputs.tokens[image])
+            step = self.texts_per_forward(prefix if shared else 0, length + (0 if shared else prefix))
+            for start in range(0, len(batch), step):
+                part = batch[start:start + step]
+                total[rows[start:start + step]] = (self._over_prefix(features, image, part) if shared
+                                                   else self._whole(features, image, part))
         return total, count
 
     def _prefix(self, features: ImageFeatures, image: int, piece: Pieces) -> Prefix:
-        """The image's prefix for this prompt, run once and kept in the features."""
+        """The image's prefix for this prompt, run once and kept in the features (while they have room)."""
         key = (image, piece.prefix_text)
         if key not in features.prefixes:
             ids = self.expand(piece.prefix, features.inputs.tokens[image]).to(self.device)[None]
@@ -295,9 +344,10 @@ class VisionLanguageScorer(LogLikelihoodHeads, Scorer):
             out = self.model(input_ids=ids, attention_mask=torch.ones_like(ids), position_ids=position_ids,
                              use_cache=True, logits_to_keep=1, **self.model_inputs(ids, [image], features),
                              **self.whole_inputs(ids, [ids.shape[1]]))
-            features.prefixes[key] = Prefix(out.past_key_values, out.logits[0, -1].float(), ids.shape[1],
-                                            next_position)
-        return features.prefixes[key]
+            prefix = Prefix(out.past_key_values, out.logits[0, -1].float(), ids.shape[1], next_position)
+            features.keep(key, prefix, ids.shape[1] * self.cache_bytes_per_token())
+            return prefix
+        return features.prefixes[key][0]
 
     def _over_prefix(self, features: ImageFeatures, image: int, batch: list[Pieces]) -> torch.Tensor:
         """One image's pairs as a batch of suffixes (context and target) over its shared prefix."""
