@@ -19,6 +19,7 @@ from scoring.base import Scorer
 from scoring.blip import BlipCaptioningScorer, BlipRetrievalScorer
 from scoring.blip2 import Blip2CaptioningScorer, Blip2RetrievalScorer
 from scoring.clip import ClipScorer
+from scoring.instructblip import InstructBlipScorer
 from scoring.siglip import SiglipScorer
 from scoring.vlm import (
     Idefics3Scorer,
@@ -40,6 +41,7 @@ FAMILIES: dict[str, type[Scorer]] = {cls.family: cls for cls in (
     Qwen25VLScorer,
     PaliGemmaScorer,
     Idefics3Scorer,
+    InstructBlipScorer,
 )}
 
 

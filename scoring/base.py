@@ -30,9 +30,11 @@ from scoring.batching import all_pairs
 
 @dataclass
 class Processor:
-    """A checkpoint's image processor and tokenizer, where transformers has no processor class for the pair."""
+    """A checkpoint's image processor and tokenizer, where transformers has no processor class for the pair (and
+    InstructBLIP's Q-Former tokenizer)."""
     image_processor: Any
     tokenizer: Any
+    qformer_tokenizer: Any = None
 
 
 class Scorer:

@@ -416,7 +416,8 @@ def build_blip2_captioning(folder: Path, language_model: str, seed: int = 8) -> 
 # Prompt words of the VLM families and of the chat templates below, so that tiny tokenizers read them.
 VLM_PROMPT_TEXT = ('Does this figure show "x"? Please answer yes or no. Does this image show "x"? Answer the question '
                    'with Yes or No. Please answer Yes or No. Provide a one-sentence caption for the provided image. '
-                   'caption en user assistant system you are a helpful : USER ASSISTANT User Assistant')
+                   'caption en user assistant system you are a helpful : USER ASSISTANT User Assistant '
+                   'Question: A short image description:')
 
 
 def vlm_tokenizer(specials: list[str], **roles):
@@ -593,6 +594,47 @@ def build_idefics3(folder: Path, seed: int = 15) -> Path:
     return _save_vlm(folder, Idefics3ForConditionalGeneration(config), processor)
 
 
+def build_instructblip(folder: Path, language_model: str, seed: int = 16) -> Path:
+    """A tiny random InstructBlipForConditionalGeneration over a Llama (Vicuna's kind) or a T5 language model, with
+    a BERT Q-Former tokenizer that reads the prompt words."""
+    from transformers import (
+        BertTokenizer,
+        BlipImageProcessorPil,
+        InstructBlipConfig,
+        InstructBlipForConditionalGeneration,
+    )
+
+    folder.mkdir(parents=True, exist_ok=True)
+    if language_model == "llama":
+        tok = vlm_tokenizer(["<pad>", "<s>", "</s>", "<image>"], pad_token="<pad>", bos_token="<s>", eos_token="</s>",
+                            bos_first=True)
+        text = _llama(tok)
+    else:  # T5's tokenizer appends </s>
+        tok, vocab = word_tokenizer(["<pad>", "</s>", "<unk>"], "$A </s>", pad_token="<pad>", unk_token="<unk>",
+                                    eos_token="</s>")
+        text = dict(model_type="t5", vocab_size=len(vocab), d_model=32, d_kv=8, d_ff=64, num_layers=2,
+                    num_decoder_layers=2, num_heads=4, feed_forward_proj="gated-gelu", pad_token_id=0,
+                    eos_token_id=1, decoder_start_token_id=0, tie_word_embeddings=False)
+    from tokenizers import pre_tokenizers
+    words = sorted({w for w, _ in pre_tokenizers.BertPreTokenizer().pre_tokenize_str(VLM_PROMPT_TEXT.lower())}
+                   - set(WORDS) - set(BLIP_SPECIALS))
+    qformer = BertTokenizer(vocab={t: i for i, t in enumerate(BLIP_SPECIALS + WORDS + words)}, do_lower_case=True)
+    config = InstructBlipConfig(vision_config=_small_vision(),
+                                qformer_config=dict(vocab_size=len(qformer), hidden_size=32, num_hidden_layers=2,
+                                                    num_attention_heads=4, intermediate_size=64,
+                                                    encoder_hidden_size=32, cross_attention_frequency=1,
+                                                    max_position_embeddings=64, pad_token_id=0, initializer_range=0.2),
+                                text_config=text, num_query_tokens=4,
+                                image_token_index=tok.convert_tokens_to_ids("<image>"))
+    torch.manual_seed(seed)
+    model = InstructBlipForConditionalGeneration(config)
+    _distinct_queries(model).eval().save_pretrained(folder)
+    tok.save_pretrained(folder)
+    qformer.save_pretrained(folder / "qformer_tokenizer")
+    BlipImageProcessorPil(size={"height": 32, "width": 32}).save_pretrained(folder)
+    return folder
+
+
 # One tiny checkpoint per scorer family (and both BLIP-2 language-model kinds), by name: (family, builder).
 TINY_CHECKPOINTS = {
     "blip-retrieval": ("blip-retrieval", lambda folder: build_blip(folder, "itm", seed=2)),
@@ -607,6 +649,8 @@ TINY_CHECKPOINTS = {
     "qwen2.5-vl": ("qwen2.5-vl", build_qwen25_vl),
     "paligemma": ("paligemma", build_paligemma),
     "idefics3": ("idefics3", build_idefics3),
+    "instructblip-llama": ("instructblip", lambda folder: build_instructblip(folder, "llama")),
+    "instructblip-t5": ("instructblip", lambda folder: build_instructblip(folder, "t5")),
 }
 
 

@@ -140,8 +140,34 @@ def _vision_language(head):
     return reference
 
 
+def _instructblip(head):
+    """The Q-Former reads the instruction (the caption prompt, or the question about T) and the language model the
+    query outputs, the instruction and the caption (or the answer "yes"), as InstructBlipProcessor lays them out."""
+    def reference(s, image, text):
+        tok, cfg = s.processor.tokenizer, s.model.config
+        instruction = (f'Question: Does this figure show "{text}"? Please answer yes or no.' if head == "vqa"
+                       else "A short image description:")
+        qformer = s.processor.qformer_tokenizer(instruction, return_tensors="pt")
+        image_tokens = [cfg.image_token_index] * cfg.num_query_tokens
+        target = tok("yes" if head == "vqa" else text).input_ids
+        inputs = dict(pixel_values=_pixels(s, image), qformer_input_ids=qformer.input_ids,
+                      qformer_attention_mask=qformer.attention_mask)
+        if cfg.use_decoder_only_language_model:  # [queries] <s> instruction target; the tokenizer's <s> dropped
+            context = image_tokens + tok(instruction).input_ids
+            ids = torch.tensor([context + target[1:]])
+            log_probs = s.model(input_ids=ids, **inputs).logits[0, :-1].log_softmax(-1)
+            scored = [log_probs[k - 1, ids[0, k]] for k in range(len(context), ids.shape[1])]
+        else:  # the encoder reads [queries] instruction </s>; the decoder scores target </s>
+            ids = torch.tensor([image_tokens + tok(instruction).input_ids])
+            labels = torch.tensor([target])
+            log_probs = s.model(input_ids=ids, labels=labels, **inputs).logits[0].log_softmax(-1)
+            scored = [log_probs[k, labels[0, k]] for k in range(labels.shape[1])]
+        return sum(scored) / len(scored) if head == "clm_exact_mean" else sum(scored)
+    return reference
+
+
 REFERENCES = {"blip-retrieval": _blip_retrieval, "blip-captioning": _blip_captioning,
               "blip2-retrieval": _blip2_retrieval, "blip2-captioning": _blip2_captioning,
               "clip": _dual_encoder, "siglip": _dual_encoder, "llava": _vision_language,
               "llava-onevision": _vision_language, "qwen2.5-vl": _vision_language, "paligemma": _vision_language,
-              "idefics3": _vision_language}
+              "idefics3": _vision_language, "instructblip": _instructblip}

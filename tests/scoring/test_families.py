@@ -133,6 +133,7 @@ CROSS_ATTENTION_KEY = {
     "blip-retrieval": lambda m: m.text_encoder.encoder.layer[0].crossattention.self.key,
     "blip-captioning": lambda m: m.text_decoder.bert.encoder.layer[0].crossattention.self.key,
     "blip2-captioning-t5": lambda m: m.language_model.decoder.block[0].layer[1].EncDecAttention.k,
+    "instructblip-t5": lambda m: m.language_model.decoder.block[0].layer[1].EncDecAttention.k,
 }
 
 
@@ -185,6 +186,10 @@ BYPASSES = {
                             lambda m, patch: patch.setattr(type(m.language_model.decoder), "forward",
                                                            _drop_cache(type(m.language_model.decoder).forward)),
                             lambda m: m.language_model.lm_head),
+    "instructblip-t5": ("language_model.decoder.block.0.layer.1.EncDecAttention",
+                        lambda m, patch: patch.setattr(type(m.language_model.decoder), "forward",
+                                                       _drop_cache(type(m.language_model.decoder).forward)),
+                        lambda m: m.language_model.lm_head),
     "blip2-retrieval": ("qformer.encoder.layer.0.crossattention.attention.key",
                         lambda m, patch: [patch.setattr(a, "__class__", _CalledWithoutHooks)
                                           for layer in m.qformer.encoder.layer
