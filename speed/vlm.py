@@ -172,7 +172,7 @@ def main():
                 print(f"| {name} | {per_image} | {path} | {len(texts) / seconds:,.1f} | "
                       f"{best['per pair'][0] / seconds:.1f} | {rate:,.0f} | {share} |")
             print(f"| {name} | {per_image} | largest difference from per pair | {worst:.2e} | | | |")
-        del scorer, features
+        scorer = features = None  # free the model before the next is built
         if device.type == "cuda":
             torch.cuda.empty_cache()
 
