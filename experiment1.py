@@ -5,8 +5,9 @@ For every Winoground example, each caption is scored against each image by
   log P(match) with [ENC] first, as BLIP computed ITM in training),
 - the causal-LM head: the published label-smoothed loss (lower is better) and log P(T|I), exact.
 Each image is encoded once per model. --itm-model takes any checkpoint with a contrastive head (BLIP,
-BLIP-2, CLIP, SigLIP) and --clm-model a BLIP or BLIP-2 captioning one; rows a checkpoint cannot
-compute are left out. See scoring/ for the arithmetic.
+BLIP-2, CLIP, SigLIP) and --clm-model a BLIP or BLIP-2 captioning one or a generative VLM (LLaVA-1.5,
+LLaVA-OneVision, Qwen2.5-VL, PaliGemma, Idefics3/SmolVLM, InstructBLIP: log P(T | image, caption prompt));
+rows a checkpoint cannot compute are left out. See scoring/ for the arithmetic.
 
     python experiment1.py                    # full Winoground on a GPU
     python experiment1.py --limit 20 --device cpu

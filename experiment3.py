@@ -7,7 +7,8 @@ supports T than the same words in another plausible order.
 - exact: log P(T|I) - log P(T'|I) (summed token log-probabilities), with the improved whole-word T'.
 The contrastive and ITM rows of the published table are quoted from experiment 1 (Winoground's `Grid.quoted`),
 not recomputed.
---clm-model takes a BLIP or BLIP-2 captioning checkpoint; BLIP-2 has only the exact rows.
+--clm-model takes a BLIP or BLIP-2 captioning checkpoint or a generative VLM (e.g. llava-hf/llava-1.5-7b-hf,
+Qwen/Qwen2.5-VL-7B-Instruct); those have only the exact rows.
 
     python experiment3.py                    # full Winoground on a GPU
 """

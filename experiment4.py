@@ -11,7 +11,8 @@ retrieval and a caption in image retrieval, the top --k candidates are re-scored
   clm_ratio_improved, itm_ratio_improved                      log-ratios with the improved T'
 Recall@1, 5, 10 both ways (BLIP's definitions) with 95% bootstrap intervals over queries, and paired
 differences against itc and itm_blip. Captions are cleaned as BLIP's evaluation cleans them, and
-BLIP checkpoints read at most 35 text tokens, as in BLIP's protocol.
+BLIP checkpoints read at most 35 text tokens, as in BLIP's protocol. --clm-model also takes a generative
+VLM (LLaVA-1.5, Qwen2.5-VL, ...), whose rows are clm_exact and clm_ratio_improved.
 
     python experiment4.py                                              # Flickr30K 1K, k = 16
     python experiment4.py --data nlphuji/mscoco_2014_5k_test_image_text_retrieval --k 256 --rows itc,itm_blip

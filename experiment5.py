@@ -9,7 +9,9 @@ the image: the head's prior alone (`_null`) and DistilRoBERTa's pseudo-log-likel
   gated ratio (perturb/swap.py, `gated`), PMI, cross-validated alpha, log P(T);
 - model with a contrastive head (--itm-model): the same for log P(match) (its gated ratio on the raw
   logit) and for the contrastive similarity;
-- VQAScore of a BLIP-2 captioning model (--vqa-model; "" leaves it out), its T' ratio and PMI.
+- VQAScore of a BLIP-2 captioning model or a generative VLM (--vqa-model; "" leaves it out), its T' ratio
+  and PMI. --clm-model and --vqa-model both take generative VLMs (LLaVA-1.5, LLaVA-OneVision, Qwen2.5-VL,
+  PaliGemma, Idefics3/SmolVLM, InstructBLIP).
 No caption-prior normalization can change an image-only comparison (Winoground's image score, MMVP):
 both sides share the caption. A T' ratio can, since T' meets the same image (README).
 

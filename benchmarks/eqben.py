@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datasets
 
+from benchmarks import vqascore
 from benchmarks.grids import read_list, two_by_two, two_by_two_format
 from benchmarks.visualgptscore import quoted
 from benchmarks.winoground import metrics as metrics  # Winoground's Text / Image / Group
@@ -33,3 +34,7 @@ REFERENCES = {"BLIP ITM, full EqBen (VisualGPTScore)": {"text": 26.1, "image": 2
 # VisualGPTScore's BLIP rows (benchmarks/visualgptscore.py), beside experiment 5.
 VISUALGPTSCORE = dict(quoted(alpha, {"text": text}, on="full EqBen")
                       for alpha, text in [("alpha = 0", 9.6), ("alpha = 1", 19.8), ("tuned alpha", 19.8)])
+# VQAScore's rows on EqBen-Mini (benchmarks/vqascore.py), beside experiment 5's vqa rows.
+VQASCORE = dict([vqascore.quoted("InstructBLIP", {"text": 49.3, "image": 58.6, "group": 38.6}),
+                 vqascore.quoted("LLaVA-1.5", {"text": 42.9, "image": 60.0, "group": 35.0}),
+                 vqascore.quoted("CLIP-FlanT5-XXL", {"text": 59.3, "image": 63.6, "group": 47.9})])

@@ -23,6 +23,7 @@ from typing import Callable, Iterable, Mapping, Sequence
 import datasets
 import numpy as np
 
+from benchmarks import vqascore
 from benchmarks.data import check_caption, check_unique
 from benchmarks.formats import (
     CAPTION,
@@ -272,3 +273,7 @@ EXPERIMENT_1 = {"BLIP contrastive head (experiment 1)": PUBLISHED["contrastive"]
 # VisualGPTScore's BLIP rows (benchmarks/visualgptscore.py), beside experiment 5.
 VISUALGPTSCORE = dict([quoted("alpha = 0", {"text": 27.5, "image": 21.5}), quoted("alpha = 1", {"text": 33.7}),
                        quoted("tuned alpha = 0.855", {"text": 36.6})])
+# VQAScore's rows (benchmarks/vqascore.py), beside experiment 5's vqa rows.
+VQASCORE = dict([vqascore.quoted("InstructBLIP", {"text": 44.5, "image": 42.8, "group": 28.5}),
+                 vqascore.quoted("LLaVA-1.5", {"text": 45.5, "image": 41.3, "group": 29.8}),
+                 vqascore.quoted("CLIP-FlanT5-XXL", {"text": 60.0, "image": 57.5, "group": 46.0})])

@@ -17,12 +17,15 @@ from scoring.batching import DTYPES
 
 DEFAULT_MODELS = {
     "clm": ("Salesforce/blip-image-captioning-large",
-            "captioning model: BLIP (BlipForConditionalGeneration) or BLIP-2 (Blip2ForConditionalGeneration)"),
+            "captioning model: BLIP (BlipForConditionalGeneration), BLIP-2 (Blip2ForConditionalGeneration), or a "
+            "generative VLM (LLaVA-1.5, LLaVA-OneVision, Qwen2.5-VL, PaliGemma, Idefics3/SmolVLM, InstructBLIP; "
+            "log P(T | image, caption prompt)), e.g. llava-hf/llava-1.5-7b-hf"),
     "itm": ("Salesforce/blip-itm-large-coco",
             "model with a contrastive head: BLIP or BLIP-2 retrieval (also ITM heads), CLIP or SigLIP"),
     "mlm": ("distilroberta-base", "masked LM that searches word swaps T'"),
-    "vqa": ("Salesforce/blip2-flan-t5-xl", "BLIP-2 captioning model (Blip2ForConditionalGeneration) whose VQAScore "
-                                           "is scored; an empty string leaves its rows out"),
+    "vqa": ("Salesforce/blip2-flan-t5-xl", "BLIP-2 captioning model or generative VLM (as for --clm-model, e.g. "
+                                           "Qwen/Qwen2.5-VL-7B-Instruct) whose VQAScore is scored; an empty string "
+                                           "leaves its rows out"),
 }
 
 

@@ -358,12 +358,17 @@ class VisionLanguageScorer(LogLikelihoodHeads, Scorer):
         attention = torch.cat([mask.new_ones(n, prefix.length), mask], dim=1)
         positions = (prefix.next_position + torch.arange(width, device=self.device)).expand(n, -1)
         names = [f"language model layer {k} self-attention" for k in range(len(prefix.cache.layers))]
+        # Suffix token k is predicted by position k - 1, the first by the prefix's last position: logits are made
+        # only from the position before the earliest target on (a question's tokens are context, not scored).
+        first = max(min(len(p.context) for p in batch) - 1, 0)
         with shared_prefix(prefix.cache, names) as cache:
             out = self.model(input_ids=ids, attention_mask=attention, position_ids=positions, past_key_values=cache,
-                             use_cache=True, **self.suffix_inputs(ids))
-        # Suffix token k is predicted by position k - 1, the first by the prefix's last position.
+                             use_cache=True, logits_to_keep=width - first, **self.suffix_inputs(ids))
+        scored = self._target_mask(batch, width)
+        if first:
+            return summed_log_probs(out.logits[:, :-1], ids[:, first + 1:], scored[:, first + 1:])
         logits = torch.cat([prefix.last_logits.expand(n, 1, -1), out.logits[:, :-1].float()], dim=1)
-        return summed_log_probs(logits, ids, self._target_mask(batch, width))
+        return summed_log_probs(logits, ids, scored)
 
     def suffix_inputs(self, ids: torch.Tensor) -> dict:
         """What the model's forward takes for a batch of suffixes beside ids, mask, positions and cache."""
@@ -375,11 +380,13 @@ class VisionLanguageScorer(LogLikelihoodHeads, Scorer):
         ids, mask = right_pad(rows, self.tokenizer.pad_token_id or 0, self.device)
         starts = [len(row) - len(p.target) for row, p in zip(rows, batch)]  # where each row's target begins
         inputs = self.model_inputs(ids, [image] * len(batch), features)
-        out = self.model(input_ids=ids, attention_mask=mask, use_cache=False, **inputs, **self.whole_inputs(ids, starts))
+        first = min(starts) - 1  # the earliest position that predicts a target: logits are made from there on
+        out = self.model(input_ids=ids, attention_mask=mask, use_cache=False, logits_to_keep=ids.shape[1] - first,
+                         **inputs, **self.whole_inputs(ids, starts))
         scored = torch.zeros_like(mask)
         for row, (start, full) in enumerate(zip(starts, rows)):
             scored[row, start:len(full)] = 1
-        return summed_log_probs(out.logits[:, :-1], ids[:, 1:], scored[:, 1:])
+        return summed_log_probs(out.logits[:, :-1], ids[:, first + 1:], scored[:, first + 1:])
 
     def whole_inputs(self, ids: torch.Tensor, starts: list[int]) -> dict:
         """What the model's forward takes for whole rows beside ids, mask and the image inputs; row r's target

@@ -13,7 +13,7 @@ It prints pairs/s, the language model's tokens/s and the fraction of the chip's 
 (2 FLOPs per parameter per token; attention not counted). Target: shared at least 5x per pair at C = 16.
 
     python speed/vlm.py                          # on a GPU: both models, bfloat16
-    python speed/vlm.py --tiny --device cpu      # the mechanics, in seconds
+    python speed/vlm.py --tiny --device cpu --dtype float32    # the mechanics on a CPU, in a minute
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def llava(tiny: bool):
 
     tok = vlm_tokenizer(["<pad>", "<s>", "</s>", "<image>"], pad_token="<pad>", bos_token="<s>", eos_token="</s>",
                         image_token="<image>", bos_first=True)
-    side, patch = (32, 8) if tiny else (336, 14)
+    side, patch = 336, 14  # 576 image tokens, also with --tiny
     vision = (dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4) if tiny else
               dict(hidden_size=1024, intermediate_size=4096, num_hidden_layers=24, num_attention_heads=16))
     text = (dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4) if tiny else
@@ -86,7 +86,7 @@ def qwen(tiny: bool):
                                                  window_size=112, **vision),
                               image_token_id=ids("<|image_pad|>"), video_token_id=ids("<|video_pad|>"),
                               vision_start_token_id=ids("<|vision_start|>"), vision_end_token_id=ids("<|vision_end|>"))
-    pixels = 112 * 112 if tiny else 12845056  # Qwen2.5-VL's own max_pixels
+    pixels = 12845056  # Qwen2.5-VL's own max_pixels
     processor = image_only_processors()["Qwen2_5_VLProcessor"](
         Qwen2VLImageProcessorPil(min_pixels=56 * 56, max_pixels=pixels, patch_size=14, merge_size=2,
                                  temporal_patch_size=2), tok,
@@ -127,7 +127,8 @@ def main():
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--dtype", default="bfloat16", choices=sorted(DTYPES))
-    p.add_argument("--tiny", action="store_true", help="small shapes, to check the mechanics on a CPU")
+    p.add_argument("--tiny", action="store_true", help="small widths and depths at the real image token counts, "
+                                                       "to check the mechanics on a CPU")
     args = p.parse_args()
     device, dtype = torch.device(args.device), DTYPES[args.dtype]
     chip = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"

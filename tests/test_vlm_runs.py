@@ -39,6 +39,8 @@ def test_experiment5_rows_of_two_vlms_equal_plain_forwards(tmp_path, capsys, mlm
     assert list(results["rows"]) == ["clm_exact", "clm_exact_mean", "clm_ratio_improved", "clm_pmi", "clm_prior_cv",
                                      "clm_null", "mlm_pll", "vqa", "vqa_ratio_improved", "vqa_pmi"]
     assert results["rows"]["vqa"]["label"].startswith("Qwen2.5-VL")
+    # The VQAScore paper's rows are quoted beside them (benchmarks/vqascore.py).
+    assert results["references"]["VQAScore (Lin et al. 2024), LLaVA-1.5"] == {"text": 45.5, "image": 41.3, "group": 29.8}
     data = GRIDS["winoground"].load(str(winoground_dir), None, 3)
     clm, vqa = scoring.load_scorer(str(llava), "clm_exact"), scoring.load_scorer(str(qwen), "vqa")
 
