@@ -367,8 +367,8 @@ class VisionLanguageScorer(LogLikelihoodHeads, Scorer):
         scored = self._target_mask(batch, width)
         if first:
             return summed_log_probs(out.logits[:, :-1], ids[:, first + 1:], scored[:, first + 1:])
-        logits = torch.cat([prefix.last_logits.expand(n, 1, -1), out.logits[:, :-1].float()], dim=1)
-        return summed_log_probs(logits, ids, scored)
+        first_token = prefix.last_logits.log_softmax(-1)[ids[:, 0]] * scored[:, 0]
+        return first_token + summed_log_probs(out.logits[:, :-1], ids[:, 1:], scored[:, 1:])
 
     def suffix_inputs(self, ids: torch.Tensor) -> dict:
         """What the model's forward takes for a batch of suffixes beside ids, mask, positions and cache."""
