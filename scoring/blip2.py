@@ -151,15 +151,17 @@ class Blip2CaptioningScorer(LogLikelihoodHeads, _Blip2Scorer):
             vision = self._vision(pixels)
             queries = self._queries(vision).to(vision.dtype)
             prefix = self.model.language_projection(queries)
-            if self.decoder_only:
-                return prefix
-            tokenizer = self.processor.tokenizer
-            prompt = token_ids(tokenizer, [self.prompt], True)[0]
-            ids = torch.tensor([prompt], device=self.device).expand(len(prefix), -1)
-            embeds = torch.cat([prefix, self.model.get_input_embeddings()(ids)], dim=1)
-            mask = torch.ones(embeds.shape[:2], dtype=torch.long, device=self.device)
-            encoder = self.model.language_model.get_encoder()
-            return encoder(inputs_embeds=embeds, attention_mask=mask).last_hidden_state, mask, prefix
+            return prefix if self.decoder_only else self._encoded_with_prompt(prefix)
+
+    def _encoded_with_prompt(self, prefix: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Encoder-decoder LM: (encoder states of the projected queries and the prompt, their mask, the queries)."""
+        tokenizer = self.processor.tokenizer
+        prompt = token_ids(tokenizer, [self.prompt], True)[0]
+        ids = torch.tensor([prompt], device=self.device).expand(len(prefix), -1)
+        embeds = torch.cat([prefix, self.model.get_input_embeddings()(ids)], dim=1)
+        mask = torch.ones(embeds.shape[:2], dtype=torch.long, device=self.device)
+        encoder = self.model.language_model.get_encoder()
+        return encoder(inputs_embeds=embeds, attention_mask=mask).last_hidden_state, mask, prefix
 
     def too_long(self, texts):
         """A decoder-only LM reads the queries, its start token, the prompt (or the question) and the caption (or

@@ -60,15 +60,7 @@ class InstructBlipScorer(Blip2CaptioningScorer):
         with torch.no_grad():
             vision = self._vision(pixels)
             prefix = self._instructed(vision, [self.prompt] * len(vision))
-            if self.decoder_only:
-                return prefix, vision
-            tokenizer = self.processor.tokenizer
-            prompt = token_ids(tokenizer, [self.prompt], True)[0]
-            ids = torch.tensor([prompt], device=self.device).expand(len(prefix), -1)
-            embeds = torch.cat([prefix, self.model.get_input_embeddings()(ids)], dim=1)
-            mask = torch.ones(embeds.shape[:2], dtype=torch.long, device=self.device)
-            encoder = self.model.language_model.get_encoder()
-            return encoder(inputs_embeds=embeds, attention_mask=mask).last_hidden_state, mask, prefix, vision
+            return (prefix, vision) if self.decoder_only else (*self._encoded_with_prompt(prefix), vision)
 
     def _log_likelihood(self, features, texts, t, i):
         return super()._log_likelihood(features[0] if self.decoder_only else features[:3], texts, t, i)
