@@ -1,8 +1,9 @@
 """Generative vision-language models (image-text-to-text) as scorers, each image's prefix run once for all its texts.
 
 A checkpoint of LLaVA-1.5, LLaVA-OneVision, Qwen2.5-VL, PaliGemma or Idefics3 / SmolVLM, loaded through
-transformers' `AutoModelForImageTextToText` and `AutoProcessor`, scores a (text, image) pair as the
-log-probability of some tokens given the image and a prompt:
+transformers' `AutoModelForImageTextToText` and its processor (those that also process videos, without their
+video processor), scores a (text, image) pair as the log-probability of some tokens given the image and a
+prompt (InstructBLIP, whose Q-Former reads the prompt, is scoring/instructblip.py):
 - `clm_exact`: log P(T | image, caption prompt), the caption as the model's answer to the family's caption
   prompt (`CAPTION_PROMPT`), rendered by the checkpoint's chat template; the caption's tokens and the end token
   (the tokenizer's eos, which the model emits after an answer) are summed. `clm_exact_mean` divides by their
@@ -22,7 +23,8 @@ plain forward the tests and the speed script compare with.
 
 `preprocess` runs the processor on each image alone (in the data workers), keeping its image tensors and the
 token ids its image placeholder expands to; `encode` runs the vision tower once per image; prefixes are kept
-in the features, so the texts, their T' and their priors scored over the same features share them.
+in the features, so the texts, their T' and their priors scored over the same features share them. What is
+kept, and how many texts one forward takes, is sized from the model's shape (`memory_budget`).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from common.errors import InputError
 from common.images import to_rgb
 from scoring.base import LogLikelihoodHeads, Scorer, load_component, load_pretrained
 from scoring.batching import right_pad, summed_log_probs
+from scoring.priors import NULL_IMAGE_SIDE
 from scoring.shared_kv import shared_prefix
 
 # Where the text goes in a rendered prompt; no tokenizer or chat template meets it in real text.
@@ -112,8 +115,9 @@ class Pieces:
 
 
 class VisionLanguageScorer(LogLikelihoodHeads, Scorer):
-    """The shared machinery; a family sets the class variables below and, where its processor differs, overrides
-    `render`, `image_tokens` or `model_inputs`."""
+    """The shared machinery. A family sets the class variables below and, where its model or processor differs,
+    overrides `render` (the prompt), `model_inputs` (image inputs of the forward), `positions` (of the prefix and
+    after it), `suffix_inputs` or `whole_inputs`."""
     HEADS = {"clm_exact": True, "clm_exact_mean": True, "vqa": True}
     LOG_LIKELIHOOD_HEADS = frozenset({"clm_exact", "vqa"})
     VQA_QUESTION: ClassVar[str]
@@ -289,9 +293,10 @@ class VisionLanguageScorer(LogLikelihoodHeads, Scorer):
     # --- scoring ------------------------------------------------------------------------------------------------
 
     def too_long(self, texts):
-        """Texts whose prompt, text and answer overflow the language model's positions, counting the image's
-        tokens where every image has as many (else the prefix is checked when it is built)."""
-        room = self.model.config.get_text_config().max_position_embeddings - self.fixed_image_tokens()
+        """Texts whose prompt, text and answer overflow the language model's positions, with the image tokens of
+        a 448 x 448 image (what every image gets where the count is fixed)."""
+        blank = self.preprocess([Image.new("RGB", (NULL_IMAGE_SIDE, NULL_IMAGE_SIDE))])
+        room = self.model.config.get_text_config().max_position_embeddings - len(blank.tokens[0])
         heads = ["vqa"] if self.head == "vqa" else ["clm_exact"]
         found = set()
         for head in heads:
@@ -299,9 +304,6 @@ class VisionLanguageScorer(LogLikelihoodHeads, Scorer):
                 if len(p.prefix) - 1 + len(p.context) + len(p.target) > room:
                     found.add(n)
         return sorted(found)
-
-    def fixed_image_tokens(self) -> int:
-        return 0
 
     def _score_heads(self, features, texts, t, i, heads):
         scores = {}
@@ -458,9 +460,6 @@ class LlavaScorer(VisionLanguageScorer):
     # LLaVA-1.5's own prompt for short captions (its COCO and Flickr30K caption evaluations).
     CAPTION_PROMPT = "Provide a one-sentence caption for the provided image."
 
-    def fixed_image_tokens(self) -> int:
-        return int(getattr(self.processor, "num_image_tokens", 0) or 0)
-
 
 class LlavaOnevisionScorer(VisionLanguageScorer):
     """LLaVA-OneVision (llava-hf/llava-onevision-qwen2-7b-ov-hf): SigLIP, image tiles by size, Qwen2."""
@@ -522,9 +521,6 @@ class PaliGemmaScorer(VisionLanguageScorer):
         inputs = super().preprocess(images)
         image = self.image_token_id
         return ImageInputs(inputs.pixels, [ids[ids == image] for ids in inputs.tokens])
-
-    def fixed_image_tokens(self) -> int:
-        return int(self.processor.image_seq_length)
 
     def suffix_inputs(self, ids):
         return {"token_type_ids": torch.ones_like(ids)}
