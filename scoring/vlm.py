@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, ClassVar, Sequence
 
 import torch
@@ -91,17 +92,16 @@ class ImageFeatures:
     encoded: list[Any]
     inputs: ImageInputs
     keep_bytes: int
-    prefixes: OrderedDict = field(default_factory=OrderedDict)
-    held: int = 0
+    prefixes: OrderedDict = field(default_factory=OrderedDict)  # (image, prompt) -> (prefix, its bytes)
 
     def __len__(self) -> int:
         return len(self.encoded)
 
     def keep(self, key: tuple[int, str], prefix: Prefix, size: int) -> None:
-        while self.prefixes and self.held + size > self.keep_bytes:
-            self.held -= self.prefixes.popitem(last=False)[1][1]
+        held = sum(bytes_ for _, bytes_ in self.prefixes.values())
+        while self.prefixes and held + size > self.keep_bytes:
+            held -= self.prefixes.popitem(last=False)[1][1]
         self.prefixes[key] = (prefix, size)
-        self.held += size
 
 
 @dataclass
@@ -125,6 +125,8 @@ class VisionLanguageScorer(LogLikelihoodHeads, Scorer):
     CAPTION_PROMPT: ClassVar[str]
     # The prompt is attended both ways with the image (PaliGemma): a prompt holding T changes the image's tokens.
     BIDIRECTIONAL_PROMPT: ClassVar[bool] = False
+    # Whether the tokenizer adds its start token to a rendered prompt (False where the prompt writes it).
+    ADD_SPECIAL_TOKENS: ClassVar[bool] = True
 
     # The checkpoint's processor class, where it also processes videos: loaded without its video processor
     # (`image_only_processors`), which these scores never use and which transformers cannot build without
@@ -184,10 +186,8 @@ class VisionLanguageScorer(LogLikelihoodHeads, Scorer):
 
     def _joined_ids(self, text: str) -> list[int]:
         """The ids of a rendered prompt as the processor's tokenizer call makes them (with the start token the
-        tokenizer adds), the image placeholder still one token."""
+        tokenizer adds, unless the prompt writes it), the image placeholder still one token."""
         return self.tokenizer(text, add_special_tokens=self.ADD_SPECIAL_TOKENS)["input_ids"]
-
-    ADD_SPECIAL_TOKENS: ClassVar[bool] = True
 
     def _split_ids(self, before: str, rest: str) -> tuple[list[int], list[int]]:
         """(ids of `before`, ids `rest` adds after it) from one tokenization of the whole, as the processor makes
@@ -205,15 +205,12 @@ class VisionLanguageScorer(LogLikelihoodHeads, Scorer):
         """Each image through the processor alone (no padding shared between images), as RGB."""
         pixels, tokens = [], []
         for image in images:
-            inputs = self.processor(images=[to_rgb(image)], text=[self.image_placeholder()], return_tensors="pt",
+            inputs = self.processor(images=[to_rgb(image)], text=[self.processor.image_token], return_tensors="pt",
                                     add_special_tokens=False)
             pixels.append({k: (v.float() if v.is_floating_point() else v) for k, v in inputs.items()
                            if k not in TEXT_KEYS})
             tokens.append(inputs["input_ids"][0])
         return ImageInputs(pixels, tokens)
-
-    def image_placeholder(self) -> str:
-        return self.processor.image_token
 
     @property
     def image_token_id(self) -> int:
@@ -240,7 +237,8 @@ class VisionLanguageScorer(LogLikelihoodHeads, Scorer):
 
     def expand(self, ids: list[int], image_tokens: torch.Tensor) -> torch.Tensor:
         """The prompt's ids with its one image placeholder replaced by the image's tokens."""
-        at = [k for k, token in enumerate(ids) if token == self.image_token_id]
+        image_token = self.image_token_id
+        at = [k for k, token in enumerate(ids) if token == image_token]
         if len(at) != 1:
             raise InputError(f"the prompt of '{self.name_or_path}' holds {len(at)} image placeholders "
                              f"({self.processor.image_token}), not one: check its chat template")
@@ -268,8 +266,11 @@ class VisionLanguageScorer(LogLikelihoodHeads, Scorer):
         if total_memory is None:
             total_memory = (torch.cuda.get_device_properties(self.device).total_memory
                             if self.device.type == "cuda" else 16 << 30)
-        weights = sum(p.numel() * p.element_size() for p in self.model.parameters())
-        return max(1 << 30, (total_memory - weights) // 2)
+        return max(1 << 30, (total_memory - self.weight_bytes) // 2)
+
+    @cached_property
+    def weight_bytes(self) -> int:
+        return sum(p.numel() * p.element_size() for p in self.model.parameters())
 
     def _text_config(self):
         return self.model.config.get_text_config()
@@ -297,22 +298,8 @@ class VisionLanguageScorer(LogLikelihoodHeads, Scorer):
         a 448 x 448 image (what every image gets where the count is fixed)."""
         blank = self.preprocess([Image.new("RGB", (NULL_IMAGE_SIDE, NULL_IMAGE_SIDE))])
         room = self.model.config.get_text_config().max_position_embeddings - len(blank.tokens[0])
-        heads = ["vqa"] if self.head == "vqa" else ["clm_exact"]
-        found = set()
-        for head in heads:
-            for n, p in enumerate(self.pieces(texts, head)):
-                if len(p.prefix) - 1 + len(p.context) + len(p.target) > room:
-                    found.add(n)
-        return sorted(found)
-
-    def _score_heads(self, features, texts, t, i, heads):
-        scores = {}
-        if {"clm_exact", "clm_exact_mean"} & set(heads):
-            total, count = self._log_likelihood(features, texts, t, i)
-            scores = {"clm_exact": total, "clm_exact_mean": total / count}
-        if "vqa" in heads:
-            scores["vqa"] = self._vqa(features, texts, t, i)
-        return scores
+        pieces = self.pieces(texts, "vqa" if self.head == "vqa" else "clm_exact")
+        return [n for n, p in enumerate(pieces) if len(p.prefix) - 1 + len(p.context) + len(p.target) > room]
 
     def _log_likelihood(self, features, texts, t, i):
         return self._sum_targets(features, self.pieces(texts, "clm_exact"), t, i)
@@ -345,7 +332,7 @@ class VisionLanguageScorer(LogLikelihoodHeads, Scorer):
             position_ids, next_position = self.positions(ids, image, features)
             out = self.model(input_ids=ids, attention_mask=torch.ones_like(ids), position_ids=position_ids,
                              use_cache=True, logits_to_keep=1, **self.model_inputs(ids, [image], features),
-                             **self.whole_inputs(ids, [ids.shape[1]]))
+                             **self.whole_inputs(ids, [ids.shape[1]]))  # a row whose target starts past its end
             prefix = Prefix(out.past_key_values, out.logits[0, -1].float(), ids.shape[1], next_position)
             features.keep(key, prefix, ids.shape[1] * self.cache_bytes_per_token())
             return prefix
@@ -366,7 +353,7 @@ class VisionLanguageScorer(LogLikelihoodHeads, Scorer):
         with shared_prefix(prefix.cache, names) as cache:
             out = self.model(input_ids=ids, attention_mask=attention, position_ids=positions, past_key_values=cache,
                              use_cache=True, logits_to_keep=width - first, **self.suffix_inputs(ids))
-        scored = self._target_mask(batch, width)
+        scored = self._spans([len(p.context) for p in batch], [len(p.target) for p in batch], width)
         if first:
             return summed_log_probs(out.logits[:, :-1], ids[:, first + 1:], scored[:, first + 1:])
         first_token = prefix.last_logits.log_softmax(-1)[ids[:, 0]] * scored[:, 0]
@@ -385,9 +372,7 @@ class VisionLanguageScorer(LogLikelihoodHeads, Scorer):
         first = min(starts) - 1  # the earliest position that predicts a target: logits are made from there on
         out = self.model(input_ids=ids, attention_mask=mask, use_cache=False, logits_to_keep=ids.shape[1] - first,
                          **inputs, **self.whole_inputs(ids, starts))
-        scored = torch.zeros_like(mask)
-        for row, (start, full) in enumerate(zip(starts, rows)):
-            scored[row, start:len(full)] = 1
+        scored = self._spans(starts, [len(p.target) for p in batch], ids.shape[1])
         return summed_log_probs(out.logits[:, :-1], ids[:, first + 1:], scored[:, first + 1:])
 
     def whole_inputs(self, ids: torch.Tensor, starts: list[int]) -> dict:
@@ -395,10 +380,11 @@ class VisionLanguageScorer(LogLikelihoodHeads, Scorer):
         begins at starts[r]."""
         return {}
 
-    def _target_mask(self, batch: list[Pieces], width: int) -> torch.Tensor:
-        scored = torch.zeros((len(batch), width), dtype=torch.long, device=self.device)
-        for row, p in enumerate(batch):
-            scored[row, len(p.context):len(p.context) + len(p.target)] = 1
+    def _spans(self, starts: list[int], lengths: list[int], width: int) -> torch.Tensor:
+        """(rows, width) 1 over each row's scored tokens, lengths[r] from starts[r], else 0."""
+        scored = torch.zeros((len(starts), width), dtype=torch.long, device=self.device)
+        for row, (start, length) in enumerate(zip(starts, lengths)):
+            scored[row, start:start + length] = 1
         return scored
 
 

@@ -159,7 +159,6 @@ def main():
             def run(share: bool, one_per_forward: bool):
                 scorer.share_image_kv, scorer.memory_limit = share, (1 if one_per_forward else None)
                 features.prefixes.clear()
-                features.held = 0
                 return scorer.score(features, texts, t, i)
 
             paths = {"shared": lambda: run(True, False), "whole": lambda: run(False, False),
