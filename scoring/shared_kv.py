@@ -70,6 +70,20 @@ def placeholder_states(image_states: torch.Tensor, n_pairs: int) -> torch.Tensor
     return image_states.new_full((1, *image_states.shape[1:]), float("nan")).expand(n_pairs, *image_states.shape[1:])
 
 
+class ReusedBuffer:
+    """One tensor handed out again while the shape, dtype and device asked for stay the same, so that every layer
+    of a forward writes its per-pair keys or values into the same memory (valid until the next layer's)."""
+
+    def __init__(self):
+        self.tensor: torch.Tensor | None = None
+
+    def get(self, shape: tuple, like: torch.Tensor) -> torch.Tensor:
+        t = self.tensor
+        if t is None or t.shape != shape or t.dtype != like.dtype or t.device != like.device:
+            self.tensor = like.new_empty(shape)
+        return self.tensor
+
+
 class PairRows:
     """Gathers rows of a per-image tensor for the pairs into one buffer, reused by every call.
 
@@ -80,16 +94,13 @@ class PairRows:
 
     def __init__(self, image_of_pair: torch.Tensor):
         self.index = image_of_pair
-        self.buffer: torch.Tensor | None = None
+        self.buffer = ReusedBuffer()
 
     def __call__(self, per_image: torch.Tensor) -> torch.Tensor:
         if per_image.requires_grad:
             return per_image.index_select(0, self.index)
-        shape = (len(self.index), *per_image.shape[1:])
-        b = self.buffer
-        if b is None or b.shape != shape or b.dtype != per_image.dtype or b.device != per_image.device:
-            self.buffer = per_image.new_empty(shape)
-        return torch.index_select(per_image, 0, self.index, out=self.buffer)
+        out = self.buffer.get((len(self.index), *per_image.shape[1:]), per_image)
+        return torch.index_select(per_image, 0, self.index, out=out)
 
 
 class ImageKeysValues(CacheLayerMixin):
@@ -199,7 +210,7 @@ class PrefixKeysValues(CacheLayerMixin):
     is_initialized = True
     is_compileable = False
 
-    def __init__(self, keys: torch.Tensor, values: torch.Tensor, key_buffer: list, value_buffer: list,
+    def __init__(self, keys: torch.Tensor, values: torch.Tensor, key_buffer: ReusedBuffer, value_buffer: ReusedBuffer,
                  sliding_window: int | None = None):
         # The mixin's own __init__ would set empty keys and values.
         self.keys, self.values = keys, values
@@ -228,16 +239,12 @@ class PrefixKeysValues(CacheLayerMixin):
         raise RuntimeError("prefix keys and values are filled once, never updated")
 
 
-def _after(prefix: torch.Tensor, new: torch.Tensor, buffer: list) -> torch.Tensor:
-    """torch.cat([prefix expanded over new's batch, new], dim=-2), written into buffer[0], reused by every layer while
-    shapes agree (a layer's keys and values are read before the next layer's are made)."""
-    shape = (new.shape[0], new.shape[1], prefix.shape[-2] + new.shape[-2], new.shape[-1])
+def _after(prefix: torch.Tensor, new: torch.Tensor, buffer: ReusedBuffer) -> torch.Tensor:
+    """torch.cat([prefix expanded over new's batch, new], dim=-2), written into the buffer every layer reuses
+    (tensors autograd tracks get their own, as in PairRows)."""
     if new.requires_grad or prefix.requires_grad:
         return torch.cat([prefix.expand(new.shape[0], -1, -1, -1), new], dim=-2)
-    out = buffer[0] if buffer else None
-    if out is None or out.shape != shape or out.dtype != new.dtype or out.device != new.device:
-        out = new.new_empty(shape)
-        buffer[:] = [out]
+    out = buffer.get((new.shape[0], new.shape[1], prefix.shape[-2] + new.shape[-2], new.shape[-1]), new)
     out[:, :, :prefix.shape[-2]] = prefix
     out[:, :, prefix.shape[-2]:] = new
     return out
@@ -251,7 +258,7 @@ def shared_prefix(prefix_cache, names: Sequence[str]) -> Iterator[DynamicCache]:
     `names[layer]` names the layers for the error. A model that fails before any layer read the cache (a release
     that drops it meets keys of the wrong length) is reported as not reading it, the failure chained.
     """
-    key_buffer, value_buffer = [], []
+    key_buffer, value_buffer = ReusedBuffer(), ReusedBuffer()
     cache = DynamicCache()
     cache.layers = [PrefixKeysValues(layer.keys, layer.values, key_buffer, value_buffer,
                                      getattr(layer, "sliding_window", None) if getattr(layer, "is_sliding", False)

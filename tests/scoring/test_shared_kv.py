@@ -44,6 +44,7 @@ def test_the_shared_prefix_is_the_prefix_then_the_texts_and_is_never_stored():
     from scoring.shared_kv import shared_prefix
 
     prefix = _prefix_cache()
+    pointers = set()
     with shared_prefix(prefix, ["a", "b"]) as cache:
         for k in range(2):
             new_k, new_v = torch.randn(3, 2, 4, 4), torch.randn(3, 2, 4, 4)
@@ -51,6 +52,8 @@ def test_the_shared_prefix_is_the_prefix_then_the_texts_and_is_never_stored():
             assert torch.equal(keys, torch.cat([prefix.layers[k].keys.expand(3, -1, -1, -1), new_k], dim=-2))
             assert torch.equal(values, torch.cat([prefix.layers[k].values.expand(3, -1, -1, -1), new_v], dim=-2))
             assert cache.get_seq_length(k) == 5 and cache.layers[k].get_mask_sizes(4) == (9, 0)
+            pointers.add(keys.data_ptr())
+    assert len(pointers) == 1  # every layer's keys in the one buffer
     assert prefix.get_seq_length() == 5  # the image's own cache is untouched
 
 
