@@ -36,12 +36,21 @@ class _Blip2Scorer(Scorer):
     def _vision(self, pixels) -> torch.Tensor:
         return self.model.vision_model(pixel_values=self.on_device(pixels)).last_hidden_state
 
-    def _queries(self, vision: torch.Tensor) -> torch.Tensor:
-        """The Q-Former's query outputs over the image tokens (n, queries, width)."""
+    def _queries(self, vision: torch.Tensor, instructions: list[str] | None = None) -> torch.Tensor:
+        """The Q-Former's query outputs over the image tokens (n, queries, width); InstructBLIP's Q-Former also reads
+        each row's instruction beside the queries."""
         mask = torch.ones(vision.shape[:2], dtype=torch.long, device=vision.device)
         queries = self.model.query_tokens.expand(vision.shape[0], -1, -1)
-        return self.model.qformer(query_embeds=queries, encoder_hidden_states=vision,
-                                  encoder_attention_mask=mask).last_hidden_state
+        text = {}
+        if instructions is not None:
+            tokenizer = self.processor.qformer_tokenizer
+            max_length = self.model.config.qformer_config.max_position_embeddings
+            ids, text_mask = right_pad(token_ids(tokenizer, instructions, True, max_length),
+                                       tokenizer.pad_token_id or 0, self.device)
+            text = {"input_ids": ids, "attention_mask": torch.cat([text_mask.new_ones(queries.shape[:2]), text_mask],
+                                                                  dim=1)}
+        return self.model.qformer(query_embeds=queries, encoder_hidden_states=vision, encoder_attention_mask=mask,
+                                  **text).last_hidden_state[:, :queries.shape[1]]
 
 
 class Blip2RetrievalScorer(_Blip2Scorer):

@@ -16,7 +16,6 @@ from __future__ import annotations
 import torch
 
 from scoring.base import Processor, load_component, load_pretrained, pil_image_processor
-from scoring.batching import right_pad, token_ids
 from scoring.blip2 import VQA_QUESTION, Blip2CaptioningScorer
 
 
@@ -43,17 +42,7 @@ class InstructBlipScorer(Blip2CaptioningScorer):
 
     def _instructed(self, vision: torch.Tensor, instructions: list[str]) -> torch.Tensor:
         """The projected query outputs of each row of vision-encoder states, the Q-Former reading its instruction."""
-        tokenizer = self.processor.qformer_tokenizer
-        max_length = self.model.config.qformer_config.max_position_embeddings
-        ids, mask = right_pad(token_ids(tokenizer, instructions, True, max_length), tokenizer.pad_token_id or 0,
-                              self.device)
-        queries = self.model.query_tokens.expand(len(vision), -1, -1)
-        attention = torch.cat([mask.new_ones(queries.shape[:2]), mask], dim=1)
-        out = self.model.qformer(input_ids=ids, attention_mask=attention, query_embeds=queries,
-                                 encoder_hidden_states=vision,
-                                 encoder_attention_mask=torch.ones(vision.shape[:2], dtype=torch.long,
-                                                                   device=self.device)).last_hidden_state
-        return self.model.language_projection(out[:, :queries.shape[1]].to(vision.dtype))
+        return self.model.language_projection(self._queries(vision, instructions).to(vision.dtype))
 
     def encode(self, pixels):
         """BLIP-2's features with the caption instruction in the Q-Former, and the vision-encoder states last."""
