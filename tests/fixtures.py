@@ -386,6 +386,15 @@ def build_blip2_retrieval(folder: Path, seed: int = 7) -> Path:
     return folder
 
 
+def _tiny_t5():
+    """A word-level tokenizer that appends </s>, as T5's does, and a tiny T5 language model's config."""
+    tokenizer, vocab = word_tokenizer(["<pad>", "</s>", "<unk>"], "$A </s>", pad_token="<pad>", unk_token="<unk>",
+                                      eos_token="</s>")
+    return tokenizer, dict(model_type="t5", vocab_size=len(vocab), d_model=32, d_kv=8, d_ff=64, num_layers=2,
+                           num_decoder_layers=2, num_heads=4, feed_forward_proj="gated-gelu", pad_token_id=0,
+                           eos_token_id=1, decoder_start_token_id=0, tie_word_embeddings=False)
+
+
 def build_blip2_captioning(folder: Path, language_model: str, seed: int = 8) -> Path:
     """A tiny random Blip2ForConditionalGeneration over a decoder-only OPT or an encoder-decoder T5."""
     from transformers import Blip2ForConditionalGeneration, BlipImageProcessorPil
@@ -397,14 +406,11 @@ def build_blip2_captioning(folder: Path, language_model: str, seed: int = 8) -> 
         text = dict(model_type="opt", vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, ffn_dim=64,
                     num_attention_heads=4, max_position_embeddings=64, word_embed_proj_dim=32, pad_token_id=1,
                     bos_token_id=2, eos_token_id=2, init_std=0.2)
-    else:  # T5's tokenizer appends </s>
-        tokenizer, vocab = word_tokenizer(["<pad>", "</s>", "<unk>"], "$A </s>", pad_token="<pad>",
-                                          unk_token="<unk>", eos_token="</s>")
-        text = dict(model_type="t5", vocab_size=len(vocab), d_model=32, d_kv=8, d_ff=64, num_layers=2,
-                    num_decoder_layers=2, num_heads=4, feed_forward_proj="gated-gelu", pad_token_id=0,
-                    eos_token_id=1, decoder_start_token_id=0, tie_word_embeddings=False)
+    else:
+        tokenizer, text = _tiny_t5()
     torch.manual_seed(seed)
-    model = Blip2ForConditionalGeneration(_blip2_config(text, image_token_index=vocab["<image>"]))
+    image_token = tokenizer.convert_tokens_to_ids("<image>")
+    model = Blip2ForConditionalGeneration(_blip2_config(text, image_token_index=image_token))
     _distinct_queries(model).eval().save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     BlipImageProcessorPil(size={"height": 32, "width": 32}).save_pretrained(folder)
@@ -597,6 +603,7 @@ def build_idefics3(folder: Path, seed: int = 15) -> Path:
 def build_instructblip(folder: Path, language_model: str, seed: int = 16) -> Path:
     """A tiny random InstructBlipForConditionalGeneration over a Llama (Vicuna's kind) or a T5 language model, with
     a BERT Q-Former tokenizer that reads the prompt words."""
+    from tokenizers import pre_tokenizers
     from transformers import (
         BertTokenizer,
         BlipImageProcessorPil,
@@ -609,13 +616,8 @@ def build_instructblip(folder: Path, language_model: str, seed: int = 16) -> Pat
         tok = vlm_tokenizer(["<pad>", "<s>", "</s>", "<image>"], pad_token="<pad>", bos_token="<s>", eos_token="</s>",
                             bos_first=True)
         text = _llama(tok)
-    else:  # T5's tokenizer appends </s>
-        tok, vocab = word_tokenizer(["<pad>", "</s>", "<unk>"], "$A </s>", pad_token="<pad>", unk_token="<unk>",
-                                    eos_token="</s>")
-        text = dict(model_type="t5", vocab_size=len(vocab), d_model=32, d_kv=8, d_ff=64, num_layers=2,
-                    num_decoder_layers=2, num_heads=4, feed_forward_proj="gated-gelu", pad_token_id=0,
-                    eos_token_id=1, decoder_start_token_id=0, tie_word_embeddings=False)
-    from tokenizers import pre_tokenizers
+    else:
+        tok, text = _tiny_t5()
     words = sorted({w for w, _ in pre_tokenizers.BertPreTokenizer().pre_tokenize_str(VLM_PROMPT_TEXT.lower())}
                    - set(WORDS) - set(BLIP_SPECIALS))
     qformer = BertTokenizer(vocab={t: i for i, t in enumerate(BLIP_SPECIALS + WORDS + words)}, do_lower_case=True)
