@@ -236,7 +236,7 @@ def _language_model(model):
 def test_each_prefix_runs_once_per_image_and_prompt(checkpoints, images, name):
     scorer = scoring.load_scorer(str(checkpoints[name]), "clm_exact")
     features = scorer.encode(scorer.preprocess(images[:3]))
-    lengths = []  # the sequence length of every language-model call
+    lengths = []  # the input shape (texts, tokens, width) of every language-model call
     hook = _language_model(scorer.model).register_forward_pre_hook(lambda m, args, kwargs: lengths.append(kwargs["inputs_embeds"].shape),
                                            with_kwargs=True)
     try:
